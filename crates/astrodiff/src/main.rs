@@ -1,0 +1,52 @@
+//! `astrodiff`: the command-line front end. Each subcommand lives in `cmd/<name>.rs`
+//! with its own clap `Args` and a `run` function; this file only dispatches.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "astrodiff", version, about = "Diffusion models for astrophysical fields, judged with P(k), pixel PDFs and Minkowski functionals")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Power spectrum, pixel histogram and Minkowski functionals of one map or a stack.
+    Stats(cmd::stats::Args),
+    /// Compare two ensembles of maps (e.g. real vs generated) statistic by statistic.
+    Compare(cmd::compare::Args),
+    /// Prepare datasets (CAMELS files, dust maps, simulator output) and inspect files.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
+    /// Run the built-in particle-mesh simulator and write CAMELS-layout maps.
+    Simulate(cmd::simulate::Args),
+    /// Train a diffusion model on a prepared dataset.
+    #[cfg(feature = "torch")]
+    Train(cmd::train::Args),
+    /// Draw fields from a trained model.
+    #[cfg(feature = "torch")]
+    Sample(cmd::sample::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Stats(a) => cmd::stats::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
+        Command::Data(a) => cmd::data::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
+        #[cfg(feature = "torch")]
+        Command::Train(a) => cmd::train::run(a),
+        #[cfg(feature = "torch")]
+        Command::Sample(a) => cmd::sample::run(a),
+    };
+    if let Err(e) = result {
+        // One line, naming what went wrong; the chain joined so the root cause shows.
+        let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+        eprintln!("error: {msg}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,18 @@
+//! diffusion: the U-Net, noise schedules, samplers, training and inverse problems, on libtorch via tch.
+
+pub use tch;
+
+/// Name of the device a run uses: CUDA when available, else CPU.
+pub fn default_device() -> tch::Device {
+    tch::Device::cuda_if_available()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn libtorch_links_and_computes() {
+        let t = tch::Tensor::from_slice(&[1.0f32, 2.0, 3.0]);
+        let s: f64 = t.sum(tch::Kind::Float).double_value(&[]);
+        assert_eq!(s, 6.0);
+    }
+}
