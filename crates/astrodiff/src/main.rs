@@ -4,6 +4,8 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod plots;
+mod report;
 
 #[derive(Parser)]
 #[command(name = "astrodiff", version, about = "Diffusion models for astrophysical fields, judged with P(k), pixel PDFs and Minkowski functionals")]
@@ -29,6 +31,19 @@ enum Command {
     /// Draw fields from a trained model.
     #[cfg(feature = "torch")]
     Sample(cmd::sample::Args),
+    /// Judge a set of maps against a reference set (e.g. generated vs held-out).
+    Evaluate(cmd::evaluate::Args),
+    /// Regenerate the HTML report of a run folder.
+    Report(cmd::report::Args),
+    /// Simulate, train, sample, evaluate and report, end to end, on a CPU budget.
+    #[cfg(feature = "torch")]
+    Demo(cmd::demo::Args),
+    /// Denoise noisy maps with a trained diffusion prior: posterior samples, mean and std.
+    #[cfg(feature = "torch")]
+    Denoise(cmd::denoise::Args),
+    /// Evaluate the diffusion denoiser against classical filters on held-out maps.
+    #[cfg(feature = "torch")]
+    DenoiseEval(cmd::denoise_eval::Args),
 }
 
 fn main() {
@@ -42,6 +57,14 @@ fn main() {
         Command::Train(a) => cmd::train::run(a),
         #[cfg(feature = "torch")]
         Command::Sample(a) => cmd::sample::run(a),
+        Command::Evaluate(a) => cmd::evaluate::run(a),
+        Command::Report(a) => cmd::report::run(a),
+        #[cfg(feature = "torch")]
+        Command::Demo(a) => cmd::demo::run(a),
+        #[cfg(feature = "torch")]
+        Command::Denoise(a) => cmd::denoise::run(a),
+        #[cfg(feature = "torch")]
+        Command::DenoiseEval(a) => cmd::denoise_eval::run(a),
     };
     if let Err(e) = result {
         // One line, naming what went wrong; the chain joined so the root cause shows.

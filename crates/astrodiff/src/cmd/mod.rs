@@ -1,7 +1,15 @@
 pub mod compare;
 pub mod data;
+pub mod evaluate;
+pub mod report;
 pub mod simulate;
 pub mod stats;
+#[cfg(feature = "torch")]
+pub mod demo;
+#[cfg(feature = "torch")]
+pub mod denoise;
+#[cfg(feature = "torch")]
+pub mod denoise_eval;
 #[cfg(feature = "torch")]
 pub mod sample;
 #[cfg(feature = "torch")]
