@@ -2,6 +2,9 @@
 
 pub use tch;
 
+pub mod sampler;
+pub mod schedule;
+
 /// Name of the device a run uses: CUDA when available, else CPU.
 pub fn default_device() -> tch::Device {
     tch::Device::cuda_if_available()
