@@ -1,1 +1,27 @@
-//! stats
+//! Field statistics of 2D maps, exact to the conventions users trust
+//! (see `shared/fixtures/metrics/README.md`):
+//!
+//! * [`power_spectrum`]: Pylians3 `Pk_plane` half-plane estimator, f64, any N and box size.
+//! * [`histogram`]: the pixel PDF with numpy's binning rule.
+//! * [`minkowski`]: V0, V1, V2 of {x > u}, periodic (reference), open, or quantimpy 0.2.6.
+//! * [`ensemble`]: many maps in parallel, per-bin bands, and set-vs-set comparison.
+//!
+//! Input is always an `ArrayView2<f64>` (promote f32 first); this crate reads no files.
+
+pub mod ensemble;
+pub mod error;
+pub mod histogram;
+pub mod minkowski;
+pub mod power_spectrum;
+pub mod transform;
+
+pub use ensemble::{
+    compare, measure, measure_many, pixel_distance, Comparison, Ensemble, MapStats, StatsConfig,
+};
+pub use error::{Result, StatsError};
+pub use histogram::{histogram, uniform_edges, Histogram};
+pub use minkowski::{
+    bit_quad_counts, minkowski, quantimpy_counts, Boundary, MfConvention, Minkowski,
+};
+pub use power_spectrum::{power_spectrum, PowerSpectrum, PowerSpectrumPlan};
+pub use transform::Transform;

@@ -1,0 +1,120 @@
+//! Pixel histogram (the one-point PDF) on explicit edges, with numpy's rule
+//! (fixtures README §2).
+//!
+//! * `counts[m]` counts x with e_m ≤ x < e_{m+1}; **the last bin is closed**, e_{n−1} ≤ x ≤ e_n
+//!   (`numpy.histogram`). Comparisons are f64 against f64 edges.
+//! * Values outside [e_0, e_n] are not binned but counted in `n_below` / `n_above`.
+//! * Two normalisations: [`Histogram::pdf_over_total`] = counts/(n_total·width) (all pixels) and
+//!   [`Histogram::numpy_density`] = counts/(n_in_range·width) (`np.histogram(density=True)`).
+
+use crate::error::{check_finite, check_increasing, Result};
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+/// Counts of one map (or a pooled set) on fixed edges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Bin edges e_0 < … < e_n (n bins), in the units of the transformed field.
+    pub edges: Vec<f64>,
+    pub counts: Vec<u64>,
+    /// Values x < e_0.
+    pub n_below: u64,
+    /// Values x > e_n.
+    pub n_above: u64,
+    /// All values seen, in range or not.
+    pub n_total: u64,
+}
+
+impl Histogram {
+    /// Empty histogram on `edges` (checked: ≥ 2 finite, strictly increasing).
+    pub fn new(edges: &[f64]) -> Result<Self> {
+        check_increasing("edges", edges, 2)?;
+        Ok(Self {
+            edges: edges.to_vec(),
+            counts: vec![0; edges.len() - 1],
+            n_below: 0,
+            n_above: 0,
+            n_total: 0,
+        })
+    }
+
+    /// Adds one value with numpy's rule.
+    #[inline]
+    pub fn add(&mut self, x: f64) {
+        self.n_total += 1;
+        let e = &self.edges;
+        let last = e[e.len() - 1];
+        if x < e[0] {
+            self.n_below += 1;
+        } else if x > last {
+            self.n_above += 1;
+        } else if x == last {
+            *self.counts.last_mut().expect("≥ 1 bin") += 1; // closed last bin
+        } else {
+            // number of edges ≤ x, minus one, is the half-open bin holding x
+            let m = e.partition_point(|&edge| edge <= x) - 1;
+            self.counts[m] += 1;
+        }
+    }
+
+    /// Adds the counts of another histogram on identical edges.
+    pub fn merge(&mut self, other: &Histogram) {
+        debug_assert_eq!(self.edges, other.edges);
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.n_below += other.n_below;
+        self.n_above += other.n_above;
+        self.n_total += other.n_total;
+    }
+
+    /// Values inside [e_0, e_n].
+    pub fn n_in_range(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Density normalised by all pixels: counts / (n_total · width).
+    pub fn pdf_over_total(&self) -> Vec<f64> {
+        self.density(self.n_total)
+    }
+
+    /// `np.histogram(..., density=True)`: counts / (n_in_range · width).
+    pub fn numpy_density(&self) -> Vec<f64> {
+        self.density(self.n_in_range())
+    }
+
+    fn density(&self, norm: u64) -> Vec<f64> {
+        self.counts
+            .iter()
+            .zip(self.edges.windows(2))
+            .map(|(&c, w)| c as f64 / (norm as f64 * (w[1] - w[0])))
+            .collect()
+    }
+}
+
+/// Histogram of every pixel of a (transformed) map on `edges`.
+pub fn histogram(x: ArrayView2<f64>, edges: &[f64]) -> Result<Histogram> {
+    check_finite(x)?;
+    let mut h = Histogram::new(edges)?;
+    for &v in x.iter() {
+        h.add(v);
+    }
+    Ok(h)
+}
+
+/// `n` uniform bins over [lo, hi] (the data range when used as a default): edges lo + i·(hi−lo)/n,
+/// with the last edge exactly `hi` so the maximum lands in the closed last bin. A constant map
+/// (lo = hi) gets the range [lo − 0.5, lo + 0.5], as numpy does.
+pub fn uniform_edges(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let (lo, hi) = if lo == hi {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
+    let n = n.max(1);
+    let mut e: Vec<f64> = (0..=n)
+        .map(|i| lo + (hi - lo) * i as f64 / n as f64)
+        .collect();
+    e[n] = hi;
+    e
+}

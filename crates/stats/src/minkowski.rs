@@ -1,0 +1,474 @@
+//! 2D Minkowski functionals of excursion sets E_u = {x > u} (strict), fixtures README §3.
+//!
+//! Three conventions ([`MfConvention`]):
+//! * **periodic** (default, the reference): the map is a torus. Bit-quad counts over the N² wrapped
+//!   2×2 windows give χ₈ = (q1 − q3 − 2qd)/4 (diagonal neighbours connected) and
+//!   χ₄ = (q1 − q3 + 2qd)/4 (Gray 1971); the contour length is marching squares with linear
+//!   interpolation over the N² wrapped cells, saddles resolved so the above-threshold set stays
+//!   connected (consistent with χ₈). Normalised per unit area in pixel units:
+//!   V0 = n_above/N², V1 = length/(4N²) [1/pixel], V2 = χ₈/N² [1/pixel²]
+//!   (physical: V1/Δ in h/Mpc and χ₈/L² in (h/Mpc)², with Δ = L/N).
+//! * **open**: the image in an empty infinite plane: bit quads over the (N+1)² windows of the map
+//!   padded with one ring of "below", boundary edges against that ring, and marching squares over
+//!   the (N−1)² interior cells only (contours reaching the border stay open). Same normalisation.
+//! * **quantimpy**: reproduces `quantimpy.minkowski.functionals(x > u)` of quantimpy 0.2.6
+//!   (the seed paper's tool) exactly: over the (N−1)² unpadded windows, area = set pixels with
+//!   i, j ≤ N−2, length = ¼·(c0+c1+c2+c3)/(2+2√2) (Crofton, = perimeter/2π), euler = χ₄/π with
+//!   minus sampling (fractional at the border). Here v0, v1, v2 are those three raw outputs.
+//!
+//! `chi` and `length_pix` in [`Minkowski`] are the raw Euler number and contour length (pixels)
+//! of the chosen convention (quantimpy: χ₄ minus-sampled and 2π·length).
+//!
+//! All conventions are computed in one pass over cells per map: a cell only contributes to the
+//! thresholds u with min(corners) ≤ u < max(corners) (elsewhere it is all above or all below),
+//! found by binary search, so the cost barely grows with the number of thresholds.
+
+use crate::error::{check_increasing, check_square_finite, Result};
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+use std::f64::consts::PI;
+
+/// Boundary treatment and normalisation of the Minkowski functionals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfConvention {
+    #[default]
+    Periodic,
+    Open,
+    Quantimpy,
+}
+
+impl std::str::FromStr for MfConvention {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "periodic" => Ok(Self::Periodic),
+            "open" => Ok(Self::Open),
+            "quantimpy" => Ok(Self::Quantimpy),
+            other => Err(format!(
+                "unknown MF convention '{other}' (expected periodic, open or quantimpy)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for MfConvention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Periodic => "periodic",
+            Self::Open => "open",
+            Self::Quantimpy => "quantimpy",
+        })
+    }
+}
+
+/// Which boundary the reference counts use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boundary {
+    Periodic,
+    Open,
+}
+
+/// Exact integer counts of the reference definitions at one threshold (fixtures §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct BitQuadCounts {
+    /// Pixels with x > u (all N²).
+    pub n_above: u64,
+    /// 2×2 windows with exactly 1 / exactly 3 set pixels, and with 2 set on a diagonal.
+    pub q1: u64,
+    pub q3: u64,
+    pub qd: u64,
+    /// 4-neighbour pixel pairs whose membership differs (L1 perimeter, pixels).
+    pub n_boundary_edges: u64,
+    /// Marching-squares contour length, pixels.
+    pub ms_length_pix: f64,
+}
+
+impl BitQuadCounts {
+    /// Euler characteristic with 8-connectivity of the set, (q1 − q3 − 2qd)/4.
+    pub fn chi8(&self) -> f64 {
+        (self.q1 as i64 - self.q3 as i64 - 2 * self.qd as i64) as f64 / 4.0
+    }
+    /// Euler characteristic with 4-connectivity of the set, (q1 − q3 + 2qd)/4.
+    pub fn chi4(&self) -> f64 {
+        (self.q1 as i64 - self.q3 as i64 + 2 * self.qd as i64) as f64 / 4.0
+    }
+}
+
+/// quantimpy 0.2.6 counts at one threshold over the (N−1)² unpadded windows (fixtures §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct QuantimpyCounts {
+    /// Set pixels with i ≤ N−2 and j ≤ N−2 (quantimpy ignores the last row and column).
+    pub area: u64,
+    pub q1: u64,
+    pub q3: u64,
+    pub qd: u64,
+    /// Windows with b[i,j]≠b[i+1,j], b[i,j]≠b[i,j+1], b[i,j]≠b[i+1,j+1], b[i+1,j]≠b[i,j+1].
+    pub c: [u64; 4],
+}
+
+impl QuantimpyCounts {
+    /// quantimpy's `area` (pixels, res = 1).
+    pub fn area(&self) -> f64 {
+        self.area as f64
+    }
+    /// quantimpy's `length` = perimeter/(2π) (Crofton estimate, pixels).
+    pub fn length(&self) -> f64 {
+        0.25 * (self.c.iter().sum::<u64>() as f64) / (2.0 + 2.0 * 2f64.sqrt())
+    }
+    /// quantimpy's `euler` = χ₄/π with minus sampling (fractional at the border).
+    pub fn euler(&self) -> f64 {
+        (self.q1 as i64 - self.q3 as i64 + 2 * self.qd as i64) as f64 / (4.0 * PI)
+    }
+    /// χ₄ with minus sampling, (q1 − q3 + 2qd)/4.
+    pub fn chi4(&self) -> f64 {
+        (self.q1 as i64 - self.q3 as i64 + 2 * self.qd as i64) as f64 / 4.0
+    }
+}
+
+/// Minkowski functionals of one map at each threshold, in the chosen convention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Minkowski {
+    pub convention: MfConvention,
+    pub thresholds: Vec<f64>,
+    /// Area fraction (periodic/open) or quantimpy `area` (pixels).
+    pub v0: Vec<f64>,
+    /// ¼·length per unit area, 1/pixel (periodic/open) or quantimpy `length` (perimeter/2π).
+    pub v1: Vec<f64>,
+    /// χ per unit area, 1/pixel² (periodic/open, χ₈) or quantimpy `euler` (χ₄/π).
+    pub v2: Vec<f64>,
+    /// Raw Euler characteristic of the convention (χ₈ periodic/open; χ₄ minus-sampled quantimpy).
+    pub chi: Vec<f64>,
+    /// Raw contour length, pixels (marching squares; quantimpy: Crofton perimeter = 2π·length).
+    pub length_pix: Vec<f64>,
+    /// Set pixels counted (quantimpy: without the last row and column).
+    pub n_above: Vec<u64>,
+    pub q1: Vec<u64>,
+    pub q3: Vec<u64>,
+    pub qd: Vec<u64>,
+    /// Differing 4-neighbour pairs (quantimpy: c0 + c1 inside its windows).
+    pub n_boundary_edges: Vec<u64>,
+}
+
+/// Per-threshold accumulators of one cell pass.
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    q1: u64,
+    q3: u64,
+    qd: u64,
+    /// c00≠c10, c00≠c01, c00≠c11, c10≠c01.
+    pairs: [u64; 4],
+    length: f64,
+}
+
+/// A grid of values (row-major, `stride` columns) and the cells to visit; padding cells may hold
+/// −∞ ("below every threshold"). `length_cells` restricts marching squares to a sub-range.
+struct CellPass<'a> {
+    g: &'a [f64],
+    stride: usize,
+    ncells: usize,
+    length_cells: std::ops::Range<usize>,
+}
+
+impl CellPass<'_> {
+    fn run(&self, thresholds: &[f64]) -> Vec<Acc> {
+        let mut acc = vec![Acc::default(); thresholds.len()];
+        let s = self.stride;
+        for i in 0..self.ncells {
+            let in_len_i = self.length_cells.contains(&i);
+            for j in 0..self.ncells {
+                let c = [
+                    self.g[i * s + j],
+                    self.g[(i + 1) * s + j],
+                    self.g[(i + 1) * s + j + 1],
+                    self.g[i * s + j + 1],
+                ];
+                let lo = c[0].min(c[1]).min(c[2].min(c[3]));
+                let hi = c[0].max(c[1]).max(c[2].max(c[3]));
+                // Mixed cell exactly when lo ≤ u < hi (strict >: all above iff u < lo).
+                let start = thresholds.partition_point(|&u| u < lo);
+                let end = thresholds.partition_point(|&u| u < hi);
+                if start == end {
+                    continue;
+                }
+                let with_length = in_len_i && self.length_cells.contains(&j);
+                for (t, a) in acc[start..end].iter_mut().enumerate() {
+                    let u = thresholds[start + t];
+                    let b = [c[0] > u, c[1] > u, c[2] > u, c[3] > u];
+                    let code =
+                        b[0] as u8 | (b[1] as u8) << 1 | (b[2] as u8) << 2 | (b[3] as u8) << 3;
+                    match code.count_ones() {
+                        1 => a.q1 += 1,
+                        3 => a.q3 += 1,
+                        _ => {
+                            if code == 0b0101 || code == 0b1010 {
+                                a.qd += 1
+                            }
+                        }
+                    }
+                    a.pairs[0] += (b[0] != b[1]) as u64;
+                    a.pairs[1] += (b[0] != b[3]) as u64;
+                    a.pairs[2] += (b[0] != b[2]) as u64;
+                    a.pairs[3] += (b[1] != b[3]) as u64;
+                    if with_length {
+                        a.length += cell_length(&c, b, code, u);
+                    }
+                }
+            }
+        }
+        acc
+    }
+}
+
+/// Marching-squares length inside one cell. Corners c00, c10, c11, c01 sit at (0,0), (1,0),
+/// (1,1), (0,1) as (axis0, axis1); edge a→b crosses at p_a + t(p_b − p_a), t = (u − x_a)/(x_b − x_a).
+#[inline]
+fn cell_length(c: &[f64; 4], b: [bool; 4], code: u8, u: f64) -> f64 {
+    // Crossing point on edge e (E0 = c00→c10, E1 = c10→c11, E2 = c11→c01, E3 = c01→c00).
+    let point = |e: usize| -> (f64, f64) {
+        let (xa, xb) = (c[e], c[(e + 1) % 4]);
+        let t = (u - xa) / (xb - xa);
+        match e {
+            0 => (t, 0.0),
+            1 => (1.0, t),
+            2 => (1.0 - t, 1.0),
+            _ => (0.0, 1.0 - t),
+        }
+    };
+    let seg = |e1: usize, e2: usize| -> f64 {
+        let (p, q) = (point(e1), point(e2));
+        (p.0 - q.0).hypot(p.1 - q.1)
+    };
+    match code {
+        // Saddles: two segments cutting off the two below-threshold corners.
+        0b0101 => seg(0, 1) + seg(2, 3),
+        0b1010 => seg(3, 0) + seg(1, 2),
+        _ => {
+            let mut edges = (0..4).filter(|&e| b[e] != b[(e + 1) % 4]);
+            match (edges.next(), edges.next()) {
+                (Some(e1), Some(e2)) => seg(e1, e2),
+                _ => 0.0,
+            }
+        }
+    }
+}
+
+/// Pixels above each threshold among `values`: for each value the thresholds below it are
+/// found by binary search and accumulated as a difference array.
+fn count_above<'a>(values: impl Iterator<Item = &'a f64>, thresholds: &[f64]) -> Vec<u64> {
+    let mut hits = vec![0u64; thresholds.len() + 1];
+    for &v in values {
+        hits[thresholds.partition_point(|&u| u < v)] += 1;
+    }
+    // n_above[t] = #{v : u_t < v} = Σ_{p > t} hits[p]
+    let mut out = vec![0u64; thresholds.len()];
+    let mut run = 0;
+    for t in (0..thresholds.len()).rev() {
+        run += hits[t + 1];
+        out[t] = run;
+    }
+    out
+}
+
+fn check_inputs(x: ArrayView2<f64>, thresholds: &[f64]) -> Result<usize> {
+    let n = check_square_finite(x)?;
+    check_increasing("thresholds", thresholds, 1)?;
+    Ok(n)
+}
+
+/// The count functions take thresholds in any order (the gaussian_blob fixture lists them by
+/// radius, i.e. decreasing): they run on the sorted, de-duplicated list and map back.
+fn with_sorted_thresholds<T: Copy>(
+    x: ArrayView2<f64>,
+    thresholds: &[f64],
+    run: impl FnOnce(usize, &[f64]) -> Vec<T>,
+) -> Result<Vec<T>> {
+    let n = check_square_finite(x)?;
+    if thresholds.is_empty() {
+        return Err(crate::error::StatsError::TooFew {
+            what: "thresholds",
+            min: 1,
+        });
+    }
+    if let Some(index) = thresholds.iter().position(|u| !u.is_finite()) {
+        return Err(crate::error::StatsError::NonFiniteParameter {
+            what: "thresholds",
+            index,
+            value: thresholds[index],
+        });
+    }
+    let mut sorted = thresholds.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup();
+    if sorted == thresholds {
+        return Ok(run(n, thresholds));
+    }
+    let out = run(n, &sorted);
+    Ok(thresholds
+        .iter()
+        .map(|u| out[sorted.partition_point(|v| v < u)])
+        .collect())
+}
+
+/// Reference counts (fixtures §3.1) at each threshold for the periodic or open boundary.
+/// `thresholds` must be finite; any order (results follow the given order).
+pub fn bit_quad_counts(
+    x: ArrayView2<f64>,
+    thresholds: &[f64],
+    boundary: Boundary,
+) -> Result<Vec<BitQuadCounts>> {
+    with_sorted_thresholds(x, thresholds, |n, thresholds| {
+        bit_quad_counts_sorted(x, n, thresholds, boundary)
+    })
+}
+
+fn bit_quad_counts_sorted(
+    x: ArrayView2<f64>,
+    n: usize,
+    thresholds: &[f64],
+    boundary: Boundary,
+) -> Vec<BitQuadCounts> {
+    let n_above = count_above(x.iter(), thresholds);
+    let acc = match boundary {
+        Boundary::Periodic => {
+            // Wrap-pad one row and one column so the N² torus cells need no modulo.
+            let s = n + 1;
+            let mut g = vec![0.0; s * s];
+            for i in 0..s {
+                for j in 0..s {
+                    g[i * s + j] = x[[i % n, j % n]];
+                }
+            }
+            CellPass {
+                g: &g,
+                stride: s,
+                ncells: n,
+                length_cells: 0..n,
+            }
+            .run(thresholds)
+        }
+        Boundary::Open => {
+            // One ring of −∞ ("never above"); marching squares only in the (N−1)² interior cells,
+            // which are padded cells 1..N.
+            let s = n + 2;
+            let mut g = vec![f64::NEG_INFINITY; s * s];
+            for ((i, j), &v) in x.indexed_iter() {
+                g[(i + 1) * s + j + 1] = v;
+            }
+            CellPass {
+                g: &g,
+                stride: s,
+                ncells: n + 1,
+                length_cells: 1..n,
+            }
+            .run(thresholds)
+        }
+    };
+    acc.iter()
+        .zip(n_above)
+        .map(|(a, n_above)| BitQuadCounts {
+            n_above,
+            q1: a.q1,
+            q3: a.q3,
+            qd: a.qd,
+            // Each 4-neighbour pair is the E0 or E3 pair of exactly one visited cell.
+            n_boundary_edges: a.pairs[0] + a.pairs[1],
+            ms_length_pix: a.length,
+        })
+        .collect()
+}
+
+/// quantimpy 0.2.6 counts (fixtures §3.2) at each threshold (finite, any order).
+pub fn quantimpy_counts(x: ArrayView2<f64>, thresholds: &[f64]) -> Result<Vec<QuantimpyCounts>> {
+    with_sorted_thresholds(x, thresholds, |n, thresholds| {
+        quantimpy_counts_sorted(x, n, thresholds)
+    })
+}
+
+fn quantimpy_counts_sorted(
+    x: ArrayView2<f64>,
+    n: usize,
+    thresholds: &[f64],
+) -> Vec<QuantimpyCounts> {
+    let n_area = n.saturating_sub(1);
+    let area = count_above(x.slice(ndarray::s![..n_area, ..n_area]).iter(), thresholds);
+    let g: Vec<f64> = x.iter().copied().collect(); // row-major copy (x may be strided)
+    let acc = CellPass {
+        g: &g,
+        stride: n,
+        ncells: n_area,
+        length_cells: 0..0,
+    }
+    .run(thresholds);
+    acc.iter()
+        .zip(area)
+        .map(|(a, area)| QuantimpyCounts {
+            area,
+            q1: a.q1,
+            q3: a.q3,
+            qd: a.qd,
+            c: a.pairs,
+        })
+        .collect()
+}
+
+/// Minkowski functionals V0, V1, V2 (and raw χ, length, counts) of one map at each threshold;
+/// `thresholds` must be finite and strictly increasing (they are the x axis of a curve).
+pub fn minkowski(
+    x: ArrayView2<f64>,
+    thresholds: &[f64],
+    convention: MfConvention,
+) -> Result<Minkowski> {
+    let n = check_inputs(x, thresholds)?;
+    let area = (n * n) as f64;
+    let mut m = Minkowski {
+        convention,
+        thresholds: thresholds.to_vec(),
+        v0: vec![],
+        v1: vec![],
+        v2: vec![],
+        chi: vec![],
+        length_pix: vec![],
+        n_above: vec![],
+        q1: vec![],
+        q3: vec![],
+        qd: vec![],
+        n_boundary_edges: vec![],
+    };
+    match convention {
+        MfConvention::Periodic | MfConvention::Open => {
+            let b = if convention == MfConvention::Periodic {
+                Boundary::Periodic
+            } else {
+                Boundary::Open
+            };
+            for c in bit_quad_counts(x, thresholds, b)? {
+                m.v0.push(c.n_above as f64 / area);
+                m.v1.push(c.ms_length_pix / (4.0 * area));
+                m.v2.push(c.chi8() / area);
+                m.chi.push(c.chi8());
+                m.length_pix.push(c.ms_length_pix);
+                m.n_above.push(c.n_above);
+                m.q1.push(c.q1);
+                m.q3.push(c.q3);
+                m.qd.push(c.qd);
+                m.n_boundary_edges.push(c.n_boundary_edges);
+            }
+        }
+        MfConvention::Quantimpy => {
+            for c in quantimpy_counts(x, thresholds)? {
+                m.v0.push(c.area());
+                m.v1.push(c.length());
+                m.v2.push(c.euler());
+                m.chi.push(c.chi4());
+                m.length_pix.push(2.0 * PI * c.length());
+                m.n_above.push(c.area);
+                m.q1.push(c.q1);
+                m.q3.push(c.q3);
+                m.qd.push(c.qd);
+                m.n_boundary_edges.push(c.c[0] + c.c[1]);
+            }
+        }
+    }
+    Ok(m)
+}
