@@ -2,8 +2,11 @@
 
 pub use tch;
 
+pub mod config;
+pub mod nn;
 pub mod sampler;
 pub mod schedule;
+pub mod unet;
 
 /// Name of the device a run uses: CUDA when available, else CPU.
 pub fn default_device() -> tch::Device {
