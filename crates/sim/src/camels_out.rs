@@ -1,0 +1,242 @@
+//! Resumable simulation suites written in the CAMELS Multifield Dataset layout.
+//!
+//! Output in `out_dir`:
+//! * `Maps_Mcdm_<name>_LH_z=0.00.npy`: float32, shape (n_sims·3·slabs, N, N), Σ in
+//!   (M_sun/h)/(Mpc/h)²; map m belongs to simulation m / (3·slabs), like CMD's m // 15.
+//! * `params_LH_<name>.txt`: one row per simulation, the CAMELS header and column order
+//!   `# Om sigma8 SN1 AGN1 SN2 AGN2` (tab-separated header, space-separated `%.5f` values); the
+//!   astrophysical feedback columns hold their fiducial value 1.0 (a dark-matter-only run).
+//! * `sims_LH_<name>.json`: the settings, the master seed and every simulation's derived seed.
+//! * `work_<name>/`: one `sim_#####.npy` (+ `.json`) per finished simulation and `config.json`.
+//!   A rerun with the same settings skips finished simulations, then re-assembles the stack.
+//!
+//! Every file is written under a temporary name in the same folder and renamed into place.
+
+use crate::lhs::{derive_seed, latin_hypercube};
+use crate::{simulate, CosmoParams, SimConfig, SimError};
+use ndarray::{s, Array3, ArrayViewMut3};
+use ndarray_npy::{read_npy, write_npy, write_zeroed_npy, ViewMutNpyExt};
+use rayon::prelude::*;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A Latin-hypercube suite of simulations.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SuiteConfig {
+    /// Suite name used in the file names (CAMELS uses the simulation code, e.g. IllustrisTNG).
+    pub name: String,
+    pub n_sims: usize,
+    /// Master seed; the design and every simulation's seed derive from it.
+    pub seed: u64,
+    pub sim: SimConfig,
+    pub omega_m_range: (f64, f64),
+    pub sigma_8_range: (f64, f64),
+}
+
+impl SuiteConfig {
+    /// The CAMELS LH ranges Ω_m ∈ [0.1, 0.5], σ₈ ∈ [0.6, 1.0].
+    pub fn new(name: &str, n_sims: usize, seed: u64, sim: SimConfig) -> Self {
+        SuiteConfig { name: name.to_string(), n_sims, seed, sim, omega_m_range: (0.1, 0.5), sigma_8_range: (0.6, 1.0) }
+    }
+
+    pub fn maps_file(&self) -> String {
+        format!("Maps_Mcdm_{}_LH_z=0.00.npy", self.name)
+    }
+    pub fn params_file(&self) -> String {
+        format!("params_LH_{}.txt", self.name)
+    }
+    pub fn manifest_file(&self) -> String {
+        format!("sims_LH_{}.json", self.name)
+    }
+    pub fn work_dir(&self, out: &Path) -> PathBuf {
+        out.join(format!("work_{}", self.name))
+    }
+}
+
+/// One simulation of the design.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SuiteEntry {
+    pub index: usize,
+    pub seed: u64,
+    pub omega_m: f64,
+    pub sigma_8: f64,
+}
+
+/// The Latin-hypercube design (values rounded to the 5 decimals written to the params file, so the
+/// file states exactly what was simulated) and per-simulation seeds.
+pub fn design(cfg: &SuiteConfig) -> Vec<SuiteEntry> {
+    let pts = latin_hypercube(cfg.n_sims, &[cfg.omega_m_range, cfg.sigma_8_range], derive_seed(cfg.seed, u64::MAX));
+    let r5 = |x: f64| (x * 1e5).round() / 1e5;
+    pts.iter()
+        .enumerate()
+        .map(|(i, p)| SuiteEntry { index: i, seed: derive_seed(cfg.seed, i as u64), omega_m: r5(p[0]), sigma_8: r5(p[1]) })
+        .collect()
+}
+
+/// Progress events of [`run_suite`] (sent from worker threads).
+#[derive(Debug, Clone, Copy)]
+pub enum Event {
+    /// Simulation already on disk.
+    Skipped(usize),
+    /// One PM step of a simulation finished.
+    Step { sim: usize, step: usize },
+    /// Simulation finished and written.
+    Done(usize),
+}
+
+/// What [`run_suite`] wrote.
+#[derive(Debug, Clone)]
+pub struct SuiteFiles {
+    pub maps: PathBuf,
+    pub params: PathBuf,
+    pub manifest: PathBuf,
+    pub simulated: usize,
+    pub skipped: usize,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SimError + '_ {
+    move |source| SimError::Io { path: path.display().to_string(), source }
+}
+
+fn file_err(path: &Path, msg: impl std::fmt::Display) -> SimError {
+    SimError::File { path: path.display().to_string(), msg: msg.to_string() }
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
+}
+
+/// Writes via a temporary file in the same folder, then renames (a crash never leaves a partial file).
+fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<(), SimError>) -> Result<(), SimError> {
+    let tmp = tmp_path(path);
+    let r = write(&tmp).and_then(|_| fs::rename(&tmp, path).map_err(io_err(path)));
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    r
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), SimError> {
+    atomic_write(path, |tmp| {
+        let mut f = fs::File::create(tmp).map_err(io_err(tmp))?;
+        f.write_all(text.as_bytes()).map_err(io_err(tmp))?;
+        f.sync_all().map_err(io_err(tmp))
+    })
+}
+
+/// The params file text in the CAMELS layout.
+pub fn params_text(entries: &[SuiteEntry]) -> String {
+    let mut s = String::from("# Om\tsigma8\tSN1\tAGN1\tSN2\tAGN2\n");
+    for e in entries {
+        s.push_str(&format!("{:.5} {:.5} {:.5} {:.5} {:.5} {:.5}\n", e.omega_m, e.sigma_8, 1.0, 1.0, 1.0, 1.0));
+    }
+    s
+}
+
+fn sim_path(work: &Path, i: usize) -> PathBuf {
+    work.join(format!("sim_{i:05}.npy"))
+}
+
+/// Loads a finished simulation's maps if present and of the expected shape.
+fn load_done(path: &Path, shape: (usize, usize, usize)) -> Option<Array3<f32>> {
+    let a: Array3<f32> = read_npy(path).ok()?;
+    (a.dim() == shape).then_some(a)
+}
+
+/// Runs (or resumes) the suite and assembles the CAMELS-layout files in `out_dir`.
+pub fn run_suite(cfg: &SuiteConfig, out_dir: &Path, progress: &(dyn Fn(Event) + Sync)) -> Result<SuiteFiles, SimError> {
+    cfg.sim.validate()?;
+    if cfg.n_sims == 0 {
+        return Err(SimError::Param("n_sims must be at least 1".into()));
+    }
+    if cfg.name.is_empty() || cfg.name.contains(['/', '\\']) {
+        return Err(SimError::Param(format!("name {:?} must be non-empty and contain no path separator", cfg.name)));
+    }
+    let work = cfg.work_dir(out_dir);
+    fs::create_dir_all(&work).map_err(io_err(&work))?;
+    // The work folder belongs to one set of settings; resuming with others would mix suites.
+    let cfg_path = work.join("config.json");
+    let cfg_json = serde_json::to_string_pretty(cfg).expect("config serialises");
+    if cfg_path.exists() {
+        let old = fs::read_to_string(&cfg_path).map_err(io_err(&cfg_path))?;
+        let old: SuiteConfig = serde_json::from_str(&old).map_err(|e| file_err(&cfg_path, format!("unreadable suite config: {e}")))?;
+        if old != *cfg {
+            return Err(file_err(
+                &cfg_path,
+                "the work folder was made with different settings; use the same settings to resume, or another --out/--name",
+            ));
+        }
+    } else {
+        write_text(&cfg_path, &cfg_json)?;
+    }
+
+    let entries = design(cfg);
+    let per_sim = 3 * cfg.sim.slabs;
+    let n = cfg.sim.map_res;
+    let shape = (per_sim, n, n);
+    let (mut todo, mut skipped) = (Vec::new(), 0);
+    for e in &entries {
+        if load_done(&sim_path(&work, e.index), shape).is_some() {
+            skipped += 1;
+            progress(Event::Skipped(e.index));
+        } else {
+            todo.push(e.clone());
+        }
+    }
+    // Simulations run concurrently (each also parallel inside); one per task keeps memory bounded.
+    todo.par_iter().with_max_len(1).try_for_each(|e| -> Result<(), SimError> {
+        let t0 = Instant::now();
+        let params = CosmoParams::with(e.omega_m, e.sigma_8);
+        let out = simulate(&cfg.sim, params, e.seed, |step| progress(Event::Step { sim: e.index, step }))?;
+        let mut stack = Array3::<f32>::zeros(shape);
+        for (m, map) in out.maps.iter().enumerate() {
+            stack.slice_mut(s![m, .., ..]).assign(map);
+        }
+        let path = sim_path(&work, e.index);
+        let info = serde_json::json!({
+            "index": e.index, "seed": e.seed, "omega_m": e.omega_m, "sigma_8": e.sigma_8,
+            "params": params, "sim": cfg.sim, "wall_seconds": t0.elapsed().as_secs_f64(),
+        });
+        write_text(&path.with_extension("json"), &serde_json::to_string_pretty(&info).expect("json"))?;
+        atomic_write(&path, |tmp| write_npy(tmp, &stack).map_err(|err| file_err(tmp, err)))?;
+        progress(Event::Done(e.index));
+        Ok(())
+    })?;
+
+    // Assemble the stack straight into a memory-mapped .npy (no full copy in memory).
+    let maps_path = out_dir.join(cfg.maps_file());
+    atomic_write(&maps_path, |tmp| {
+        let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(tmp).map_err(io_err(tmp))?;
+        write_zeroed_npy::<f32, _>(&file, (cfg.n_sims * per_sim, n, n)).map_err(|e| file_err(tmp, e))?;
+        // SAFETY: the file was just created by us under a private temporary name.
+        let mut mm = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(io_err(tmp))?;
+        {
+            let mut view = ArrayViewMut3::<f32>::view_mut_npy(&mut mm).map_err(|e| file_err(tmp, e))?;
+            for e in &entries {
+                let p = sim_path(&work, e.index);
+                let a = load_done(&p, shape).ok_or_else(|| file_err(&p, "missing or wrong shape after simulating"))?;
+                view.slice_mut(s![e.index * per_sim..(e.index + 1) * per_sim, .., ..]).assign(&a);
+            }
+        }
+        mm.flush().map_err(io_err(tmp))?;
+        file.sync_all().map_err(io_err(tmp))
+    })?;
+    let params_path = out_dir.join(cfg.params_file());
+    write_text(&params_path, &params_text(&entries))?;
+    let manifest_path = out_dir.join(cfg.manifest_file());
+    let manifest = serde_json::json!({
+        "suite": cfg,
+        "maps_file": cfg.maps_file(),
+        "params_file": cfg.params_file(),
+        "maps_per_simulation": per_sim,
+        "map_order": "map m = sim*3*slabs + axis*slabs + slab; projecting along x gives [y,z], along y [x,z], along z [x,y]",
+        "units": "surface density of CDM (Omega_m - Omega_b share) in (M_sun/h)/(Mpc/h)^2",
+        "fixed_params": {"omega_b": CosmoParams::default().omega_b, "h": CosmoParams::default().h, "n_s": CosmoParams::default().n_s},
+        "simulations": entries,
+    });
+    write_text(&manifest_path, &serde_json::to_string_pretty(&manifest).expect("json"))?;
+    Ok(SuiteFiles { maps: maps_path, params: params_path, manifest: manifest_path, simulated: todo.len(), skipped })
+}

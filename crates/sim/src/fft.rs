@@ -1,0 +1,158 @@
+//! Multi-dimensional real FFTs on flat row-major buffers (realfft along the last axis, rustfft
+//! along the others), parallel over lines with rayon.
+//!
+//! Conventions (the FFTW/numpy ones): `forward` is the unnormalised DFT
+//! F[k] = Σ_x f[x] e^{−2πi k·x/N}; `inverse` is the unnormalised inverse (no 1/N^d), so
+//! `inverse(forward(f)) = N^d f`. The half-spectrum layout is `[..., N/2+1]` along the last axis.
+
+use rustfft::num_complex::Complex64;
+use rayon::prelude::*;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+use std::sync::Arc;
+
+/// Integer wavenumber of array index `a` on an axis of length n: a for a ≤ n/2, else a − n
+/// (the Nyquist index maps to +n/2, as in the stats estimator).
+#[inline]
+pub fn freq_index(a: usize, n: usize) -> i64 {
+    if a <= n / 2 {
+        a as i64
+    } else {
+        a as i64 - n as i64
+    }
+}
+
+/// FFT of every contiguous line of length `fft.len()` in `lines`.
+fn fft_lines(lines: &mut [Complex64], fft: &Arc<dyn Fft<f64>>) {
+    let n = fft.len();
+    let batch = (64 * 1024 / n).max(1) * n;
+    lines.par_chunks_mut(batch).for_each(|chunk| fft.process(chunk));
+}
+
+/// FFT along axis 0 of a `[n0][inner]` buffer, through a transpose so that lines are contiguous.
+fn fft_axis0_parallel(data: &mut [Complex64], n0: usize, inner: usize, fft: &Arc<dyn Fft<f64>>) {
+    let mut t = vec![Complex64::default(); n0 * inner];
+    {
+        let src: &[Complex64] = data;
+        t.par_chunks_mut(n0).enumerate().for_each(|(r, row)| {
+            for (i, v) in row.iter_mut().enumerate() {
+                *v = src[i * inner + r];
+            }
+        });
+    }
+    fft_lines(&mut t, fft);
+    data.par_chunks_mut(inner).enumerate().for_each(|(i, row)| {
+        for (r, v) in row.iter_mut().enumerate() {
+            *v = t[r * n0 + i];
+        }
+    });
+}
+
+/// Same as [`fft_axis0_parallel`] but serial, for use inside an outer parallel loop.
+fn fft_axis0_serial(data: &mut [Complex64], n0: usize, inner: usize, fft: &Arc<dyn Fft<f64>>, t: &mut Vec<Complex64>) {
+    t.resize(n0 * inner, Complex64::default());
+    for r in 0..inner {
+        for i in 0..n0 {
+            t[r * n0 + i] = data[i * inner + r];
+        }
+    }
+    fft.process(t);
+    for i in 0..n0 {
+        for r in 0..inner {
+            data[i * inner + r] = t[r * n0 + i];
+        }
+    }
+}
+
+/// Plans for square/cubic grids of side n (n even).
+#[derive(Clone)]
+pub struct FftPlan {
+    n: usize,
+    r2c: Arc<dyn RealToComplex<f64>>,
+    c2r: Arc<dyn ComplexToReal<f64>>,
+    fwd: Arc<dyn Fft<f64>>,
+    inv: Arc<dyn Fft<f64>>,
+}
+
+impl FftPlan {
+    pub fn new(n: usize) -> Self {
+        let mut rp = RealFftPlanner::<f64>::new();
+        let mut cp = FftPlanner::<f64>::new();
+        FftPlan {
+            n,
+            r2c: rp.plan_fft_forward(n),
+            c2r: rp.plan_fft_inverse(n),
+            fwd: cp.plan_fft_forward(n),
+            inv: cp.plan_fft_inverse(n),
+        }
+    }
+
+    /// Grid side.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Length of the half axis, n/2 + 1.
+    pub fn nc(&self) -> usize {
+        self.n / 2 + 1
+    }
+
+    fn rows_r2c(&self, real: &mut [f64], out: &mut [Complex64]) {
+        let (n, nc) = (self.n, self.nc());
+        real.par_chunks_mut(n).zip(out.par_chunks_mut(nc)).for_each(|(r, c)| {
+            self.r2c.process(r, c).expect("r2c lengths match by construction");
+        });
+    }
+
+    fn rows_c2r(&self, spec: &mut [Complex64], out: &mut [f64]) {
+        let (n, nc) = (self.n, self.nc());
+        spec.par_chunks_mut(nc).zip(out.par_chunks_mut(n)).for_each(|(c, r)| {
+            // The DC and Nyquist bins of a real signal are real; drop round-off imaginary parts.
+            c[0].im = 0.0;
+            c[nc - 1].im = 0.0;
+            self.c2r.process(c, r).expect("c2r lengths match by construction");
+        });
+    }
+
+    /// Forward 2D DFT of an n×n real field (row-major). `real` is used as scratch.
+    pub fn forward_2d(&self, real: &mut [f64]) -> Vec<Complex64> {
+        let (n, nc) = (self.n, self.nc());
+        assert_eq!(real.len(), n * n);
+        let mut out = vec![Complex64::default(); n * nc];
+        self.rows_r2c(real, &mut out);
+        fft_axis0_parallel(&mut out, n, nc, &self.fwd);
+        out
+    }
+
+    /// Unnormalised inverse 2D DFT of an n×(n/2+1) half spectrum. `spec` is used as scratch.
+    pub fn inverse_2d(&self, spec: &mut [Complex64]) -> Vec<f64> {
+        let (n, nc) = (self.n, self.nc());
+        assert_eq!(spec.len(), n * nc);
+        fft_axis0_parallel(spec, n, nc, &self.inv);
+        let mut out = vec![0.0; n * n];
+        self.rows_c2r(spec, &mut out);
+        out
+    }
+
+    /// Forward 3D DFT of an n³ real field (row-major, last axis fastest). `real` is scratch.
+    pub fn forward_3d(&self, real: &mut [f64]) -> Vec<Complex64> {
+        let (n, nc) = (self.n, self.nc());
+        assert_eq!(real.len(), n * n * n);
+        let mut out = vec![Complex64::default(); n * n * nc];
+        self.rows_r2c(real, &mut out);
+        out.par_chunks_mut(n * nc).for_each_init(Vec::new, |t, block| fft_axis0_serial(block, n, nc, &self.fwd, t));
+        fft_axis0_parallel(&mut out, n, n * nc, &self.fwd);
+        out
+    }
+
+    /// Unnormalised inverse 3D DFT of an n×n×(n/2+1) half spectrum. `spec` is scratch.
+    pub fn inverse_3d(&self, spec: &mut [Complex64]) -> Vec<f64> {
+        let (n, nc) = (self.n, self.nc());
+        assert_eq!(spec.len(), n * n * nc);
+        fft_axis0_parallel(spec, n, n * nc, &self.inv);
+        spec.par_chunks_mut(n * nc).for_each_init(Vec::new, |t, block| fft_axis0_serial(block, n, nc, &self.inv, t));
+        let mut out = vec![0.0; n * n * n];
+        self.rows_c2r(spec, &mut out);
+        out
+    }
+}
