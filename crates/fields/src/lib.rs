@@ -1,10 +1,16 @@
 //! `fields`: astrophysical 2D fields from files to training batches and back.
 //!
 //! - [`io`]: `.npy` (memory-mapped), `.npz`, FITS readers ([`io::MapStack`]) and atomic writers.
+//! - [`camels`]: the CAMELS CMD layout (`Maps_<field>_<suite>_<set>_z=<z>.npy` + parameter tables).
+//! - [`split`]: train/val/test splits over simulations, source maps or regions.
+//! - [`rng`]: deterministic seeded sub-streams.
 //! - [`error`]: [`FieldsError`], one-line messages naming the file and the problem.
 
+pub mod camels;
 pub mod error;
 pub mod io;
+pub mod rng;
+pub mod split;
 
 pub use error::{FieldsError, Result};
 pub use io::MapStack;
