@@ -1,0 +1,276 @@
+//! The summary table and its verdicts: a pure function of the comparison numbers.
+//!
+//! For each statistic (P(k), pixel PDF, V0, V1, V2) the table holds the metrics of the
+//! generated set B against the held-out real set A, the same metrics for the **real-vs-real
+//! split baseline** (the held-out set cut into two contiguous halves A1, A2, compared the same
+//! way: A2 against A1), and a verdict.
+//!
+//! # The verdict rule
+//! A comparison of two sets drawn from the *same* distribution still gives non-zero metrics,
+//! from sample variance alone, and how large they are depends on the set sizes. With per-map
+//! scatter σ per bin, the difference of two set means has variance σ²·c with
+//! `c(n_a, n_b) = 1/n_a + 1/n_b`. So:
+//!
+//! * reduced χ² (which divides by the per-map σ_A², not by the error of the mean) has the
+//!   null expectation `E₀ = c(n_A, n_B) · n_A/(n_A−1) · n_bins/(n_bins−1)` (the middle factor
+//!   because σ_A is the ddof = 0 standard deviation), and scales with `c`;
+//! * max |ratio − 1| of P(k) and the Wasserstein-1 distance scale with `√c`.
+//!
+//! The baseline is rescaled from the half sizes to the actual sizes,
+//! `s = c(n_A, n_B) / c(n_A1, n_A2)`, and a metric passes when
+//!
+//! * χ²_red ≤ 3 · max(s · χ²_red,baseline, E₀),
+//! * max |ratio − 1| ≤ 3 · max(√s · baseline, max_{k ≤ k_Nyq/2} (σ_A/μ_A)·√c(n_A, n_B)),
+//! * W1 ≤ 3 · √s · W1_baseline.
+//!
+//! The factor [`TOLERANCE`] = 3 allows for the bins being correlated (neighbouring thresholds
+//! and k bins move together, so the χ² has fewer effective degrees of freedom and a wider
+//! spread than its bin count suggests) and for the baseline being a single noisy draw; the
+//! floors (E₀ and the per-bin 1σ error of the P(k) ratio) keep a lucky, tiny baseline from
+//! making the test impossible. A statistic is **"within sample variance"** when all its metrics
+//! pass; the run as a whole when every statistic does. With fewer than 4 held-out maps (halves
+//! of < 2 maps have no scatter) or fewer than 2 generated maps there is no verdict.
+
+use serde::{Deserialize, Serialize};
+use stats::ensemble::{Comparison, PixelDistance, StatComparison};
+
+/// Multiplier on the sample-variance yardstick; see the module documentation.
+pub const TOLERANCE: f64 = 3.0;
+
+/// Plain-language verdicts, used in the HTML and JSON.
+pub const PASS: &str = "within sample variance";
+pub const FAIL: &str = "outside sample variance";
+pub const NO_VERDICT: &str = "no verdict (too few maps)";
+
+/// Set sizes of one evaluation: A = held-out real, B = generated, A1/A2 = halves of A.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sizes {
+    pub n_a: usize,
+    pub n_b: usize,
+    pub n_a1: usize,
+    pub n_a2: usize,
+}
+
+impl Sizes {
+    /// Sizes for A of `n_a` maps split into contiguous halves (first ⌊n/2⌋, then the rest).
+    pub fn split(n_a: usize, n_b: usize) -> Self {
+        Sizes {
+            n_a,
+            n_b,
+            n_a1: n_a / 2,
+            n_a2: n_a - n_a / 2,
+        }
+    }
+    fn assessable(&self) -> bool {
+        self.n_a1 >= 2 && self.n_a2 >= 2 && self.n_b >= 2
+    }
+}
+
+/// `c(a, b) = 1/a + 1/b`, the variance factor of a difference of two means.
+pub fn var_factor(a: usize, b: usize) -> f64 {
+    1.0 / a as f64 + 1.0 / b as f64
+}
+
+/// Everything the summary needs, in plain numbers (so the rule is testable on its own).
+#[derive(Debug, Clone)]
+pub struct SummaryInput<'a> {
+    pub sizes: Sizes,
+    /// B (generated) against A (held-out real).
+    pub cmp: &'a Comparison,
+    /// A2 against A1 (the real-vs-real split baseline).
+    pub base: &'a Comparison,
+    pub pixels: &'a PixelDistance,
+    pub base_pixels: &'a PixelDistance,
+    /// k of the P(k) bins, h/Mpc.
+    pub k: &'a [f64],
+    /// Nyquist wavenumber π·N/L, h/Mpc; the ratio test uses k ≤ k_Nyq/2 (below it, the pixel
+    /// window and aliasing are negligible).
+    pub k_nyquist: f64,
+    /// σ_A/μ_A per P(k) bin, the per-map relative scatter of the held-out set.
+    pub pk_rel_sigma_a: &'a [f64],
+}
+
+/// One metric of one statistic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// "reduced_chi2", "max_abs_ratio_minus_1" or "wasserstein1".
+    pub name: String,
+    /// Generated vs held-out (null when undefined, e.g. fewer than 2 usable bins).
+    pub value: Option<f64>,
+    /// Real-vs-real split baseline, as measured (half sizes).
+    pub baseline: Option<f64>,
+    /// Pass threshold from the rule above (null without a verdict).
+    pub threshold: Option<f64>,
+    pub pass: Option<bool>,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// "P(k)", "PDF", "V0", "V1", "V2".
+    pub statistic: String,
+    pub metrics: Vec<Metric>,
+    pub pass: Option<bool>,
+    pub verdict: String,
+}
+
+impl Row {
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+/// The summary table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub sizes: Sizes,
+    pub tolerance: f64,
+    pub rows: Vec<Row>,
+    pub pass: Option<bool>,
+    pub verdict: String,
+    /// The rule in words, repeated in the report.
+    pub rule: String,
+}
+
+impl Summary {
+    pub fn row(&self, statistic: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.statistic == statistic)
+    }
+}
+
+pub const RULE: &str = "Baseline = the held-out real maps split into two contiguous halves and compared the same way. \
+With c(a,b) = 1/a + 1/b and s = c(n_real, n_gen)/c(n_half1, n_half2): reduced χ² passes if ≤ 3·max(s·baseline, E0) \
+with E0 = c(n_real,n_gen)·n_real/(n_real−1)·n_bins/(n_bins−1) its expectation for identical distributions; \
+max|ratio−1| of P(k) over k ≤ k_Nyq/2 passes if ≤ 3·max(√s·baseline, max_k σ_real/μ_real·√c(n_real,n_gen)); \
+Wasserstein-1 of the pooled pixel values passes if ≤ 3·√s·baseline. \
+A statistic is within sample variance when all its metrics pass.";
+
+fn chi2_metric(sizes: &Sizes, cmp: &StatComparison, base: &StatComparison, ok: bool) -> Metric {
+    let value = cmp.reduced_chi2;
+    let baseline = base.reduced_chi2;
+    let (threshold, pass) = match (ok, value, baseline) {
+        (true, Some(v), Some(b)) if cmp.n_bins_used >= 2 => {
+            let c = var_factor(sizes.n_a, sizes.n_b);
+            let s = c / var_factor(sizes.n_a1, sizes.n_a2);
+            let nb = cmp.n_bins_used as f64;
+            let e0 = c * sizes.n_a as f64 / (sizes.n_a as f64 - 1.0) * nb / (nb - 1.0);
+            let t = TOLERANCE * (s * b).max(e0);
+            (Some(t), Some(v <= t))
+        }
+        _ => (None, None),
+    };
+    Metric {
+        name: "reduced_chi2".into(),
+        value,
+        baseline,
+        threshold,
+        pass,
+    }
+}
+
+/// max |r − 1| over bins with k ≤ k_max and a finite ratio.
+pub fn max_abs_ratio_minus_1(k: &[f64], ratio: &[f64], k_max: f64) -> Option<f64> {
+    k.iter()
+        .zip(ratio)
+        .filter(|(k, r)| **k <= k_max && r.is_finite())
+        .map(|(_, r)| (r - 1.0).abs())
+        .reduce(f64::max)
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Builds the table and the verdicts from the numbers; see the module docs for the rule.
+pub fn summarize(inp: &SummaryInput<'_>) -> Summary {
+    let sz = inp.sizes;
+    let ok = sz.assessable();
+    let c = var_factor(sz.n_a, sz.n_b);
+    let s = c / var_factor(sz.n_a1.max(1), sz.n_a2.max(1));
+    let k_lim = inp.k_nyquist / 2.0;
+
+    let pk_chi2 = chi2_metric(&sz, &inp.cmp.power_spectrum, &inp.base.power_spectrum, ok);
+    let r = max_abs_ratio_minus_1(inp.k, &inp.cmp.power_spectrum.ratio_of_means, k_lim);
+    let rb = max_abs_ratio_minus_1(inp.k, &inp.base.power_spectrum.ratio_of_means, k_lim);
+    let floor = inp
+        .k
+        .iter()
+        .zip(inp.pk_rel_sigma_a)
+        .filter(|(k, v)| **k <= k_lim && v.is_finite())
+        .map(|(_, v)| v * c.sqrt())
+        .fold(0.0, f64::max);
+    let (t, p) = match (ok, r, rb) {
+        (true, Some(v), Some(b)) => {
+            let t = TOLERANCE * (s.sqrt() * b).max(floor);
+            (Some(t), Some(v <= t))
+        }
+        _ => (None, None),
+    };
+    let pk_ratio = Metric {
+        name: "max_abs_ratio_minus_1".into(),
+        value: r,
+        baseline: rb,
+        threshold: t,
+        pass: p,
+    };
+
+    let pdf_chi2 = chi2_metric(&sz, &inp.cmp.pdf, &inp.base.pdf, ok);
+    let w = finite(inp.pixels.wasserstein1);
+    let wb = finite(inp.base_pixels.wasserstein1);
+    let (t, p) = match (ok, w, wb) {
+        (true, Some(v), Some(b)) => {
+            let t = TOLERANCE * s.sqrt() * b;
+            (Some(t), Some(v <= t))
+        }
+        _ => (None, None),
+    };
+    let w1 = Metric {
+        name: "wasserstein1".into(),
+        value: w,
+        baseline: wb,
+        threshold: t,
+        pass: p,
+    };
+
+    let row = |name: &str, metrics: Vec<Metric>| {
+        let pass = if metrics.iter().any(|m| m.pass.is_none()) {
+            None
+        } else {
+            Some(metrics.iter().all(|m| m.pass == Some(true)))
+        };
+        Row {
+            statistic: name.into(),
+            metrics,
+            pass,
+            verdict: verdict(pass).into(),
+        }
+    };
+    let rows = vec![
+        row("P(k)", vec![pk_chi2, pk_ratio]),
+        row("PDF", vec![pdf_chi2, w1]),
+        row("V0", vec![chi2_metric(&sz, &inp.cmp.v0, &inp.base.v0, ok)]),
+        row("V1", vec![chi2_metric(&sz, &inp.cmp.v1, &inp.base.v1, ok)]),
+        row("V2", vec![chi2_metric(&sz, &inp.cmp.v2, &inp.base.v2, ok)]),
+    ];
+    let pass = if rows.iter().any(|r| r.pass.is_none()) {
+        None
+    } else {
+        Some(rows.iter().all(|r| r.pass == Some(true)))
+    };
+    Summary {
+        sizes: sz,
+        tolerance: TOLERANCE,
+        rows,
+        pass,
+        verdict: verdict(pass).into(),
+        rule: RULE.into(),
+    }
+}
+
+fn verdict(pass: Option<bool>) -> &'static str {
+    match pass {
+        Some(true) => PASS,
+        Some(false) => FAIL,
+        None => NO_VERDICT,
+    }
+}
