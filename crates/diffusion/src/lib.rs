@@ -2,6 +2,7 @@
 
 pub use tch;
 
+pub mod analytic;
 pub mod config;
 pub mod nn;
 pub mod sampler;

@@ -1,0 +1,370 @@
+//! Samplers against exact (analytic) denoisers: no training involved.
+//!
+//! Two oracles per case:
+//! * the data distribution itself (variance / per-bin P(k)), for the samplers whose
+//!   discretisation bias at these settings is below the sampling error (DDPM with T = 2000,
+//!   DPM-Solver++ 50 steps with log-SNR spacing, DDIM with 1000 steps);
+//! * the exact output variance of the *discrete* chain, propagated in f64 by a scalar recursion
+//!   (for Gaussian data with an exact denoiser every sampler is a linear-Gaussian map per mode).
+//!   This checks the tensor implementation of every sampler at every step count, including the
+//!   few-step DDIM whose output is known to be biased low.
+//!
+//! Tolerances are 4 standard deviations of the estimator, computed from the number of samples.
+
+use diffusion::analytic::{GaussianDenoiser, GrfDenoiser};
+use diffusion::sampler::{
+    sample, sample_from, timesteps, NoiseRng, SamplerConfig, SamplerError, SamplerKind, Spacing,
+};
+use diffusion::schedule::{NoiseSchedule, ScheduleConfig};
+use tch::{Device, Kind, Tensor};
+
+/// Output variance of the sampler's chain for data N(0, s2), exact denoiser, start x ~ N(0, 1)
+/// at ts[0]. Independent scalar transcription of the update rules.
+fn chain_variance(s: &NoiseSchedule, kind: SamplerKind, ts: &[usize], s2: f64) -> f64 {
+    let ab = |t: i64| {
+        if t < 0 {
+            1.0
+        } else {
+            s.alphas_cumprod[t as usize]
+        }
+    };
+    // E[x0 | x_t] = k x_t for zero-mean Gaussian data.
+    let k = |a: f64| a.sqrt() * s2 / (a * s2 + 1.0 - a);
+    let mut v = 1.0f64; // variance (stochastic samplers)
+    let mut m = 1.0f64; // multiplier of the start state (deterministic DPM-Solver++)
+    let mut prev_d: Option<f64> = None;
+    let mut prev_h = 0.0;
+    for i in 0..ts.len() {
+        let (a, ap) = (
+            ab(ts[i] as i64),
+            ab(ts.get(i + 1).map(|&t| t as i64).unwrap_or(-1)),
+        );
+        match kind {
+            SamplerKind::Ddpm => {
+                let beta = 1.0 - a / ap;
+                let c1 = beta * ap.sqrt() / (1.0 - a);
+                let c2 = (1.0 - ap) * (1.0 - beta).sqrt() / (1.0 - a);
+                let lin = c1 * k(a) + c2;
+                v = lin * lin * v + beta * (1.0 - ap) / (1.0 - a);
+            }
+            SamplerKind::Ddim { eta } => {
+                let sig2 = eta * eta * (1.0 - ap) / (1.0 - a) * (1.0 - a / ap);
+                let e = (1.0 - a.sqrt() * k(a)) / (1.0 - a).sqrt();
+                let lin = ap.sqrt() * k(a) + (1.0 - ap - sig2).max(0.0).sqrt() * e;
+                v = lin * lin * v + sig2;
+            }
+            SamplerKind::Dpmpp2m => {
+                let d0 = k(a) * m;
+                if ap == 1.0 {
+                    m = d0;
+                    break;
+                }
+                let lam = |x: f64| 0.5 * (x / (1.0 - x)).ln();
+                let h = lam(ap) - lam(a);
+                let d = match prev_d {
+                    None => d0,
+                    Some(p) => {
+                        let r = prev_h / h;
+                        (1.0 + 0.5 / r) * d0 - 0.5 / r * p
+                    }
+                };
+                m = ((1.0 - ap) / (1.0 - a)).sqrt() * m - ap.sqrt() * (-h).exp_m1() * d;
+                prev_d = Some(d0);
+                prev_h = h;
+            }
+        }
+    }
+    match kind {
+        SamplerKind::Dpmpp2m => m * m,
+        _ => v,
+    }
+}
+
+fn to_vec(x: &Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(x.to_kind(Kind::Double).flatten(0, -1)).unwrap()
+}
+
+fn paper() -> NoiseSchedule {
+    ScheduleConfig::paper().build().unwrap()
+}
+
+#[test]
+fn gaussian_data_variance_and_mean() {
+    let s = paper();
+    let (mu, sd) = (0.3, 0.5);
+    let den = GaussianDenoiser::new(&s, mu, sd);
+    let shape = [64i64, 1, 16, 16];
+    let n = 64.0 * 256.0;
+    // (config, is the chain's bias below sampling error so the data variance is the oracle?)
+    let cases = [
+        (SamplerConfig::ddpm(), true),
+        (SamplerConfig::dpmpp(50), true),
+        (SamplerConfig::dpmpp(20), false),
+        (SamplerConfig::ddim(1000, 0.0), true),
+        (SamplerConfig::ddim(50, 0.0), false),
+        (SamplerConfig::ddim(50, 1.0), false),
+        (SamplerConfig::new(SamplerKind::Ddpm, Some(100)), false),
+    ];
+    for (i, (cfg, vs_truth)) in cases.iter().enumerate() {
+        let out = sample(&den, &s, cfg, &shape, Device::Cpu, 100 + i as u64, None).unwrap();
+        let ts = timesteps(&s, cfg.spacing, 1999, cfg.steps.unwrap_or(2000));
+        assert_eq!(out.timesteps, ts);
+        assert_eq!(out.nfe, ts.len());
+        let x = to_vec(&out.x0);
+        let mean = x.iter().sum::<f64>() / n;
+        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let v_chain = chain_variance(&s, cfg.kind, &ts, sd * sd);
+        let rel = 4.0 * (2.0 / (n - 1.0)).sqrt();
+        eprintln!(
+            "{cfg:?}: mean {mean:.4} var/σ_d² {:.4} chain/σ_d² {:.4} (±{rel:.4})",
+            var / (sd * sd),
+            v_chain / (sd * sd)
+        );
+        // The mean is exact for every sampler (E[x_t] stays sqrt(ᾱ_t) μ along the chain).
+        assert!(
+            (mean - mu).abs() < 4.0 * (v_chain / n).sqrt(),
+            "{cfg:?}: mean {mean}"
+        );
+        assert!(
+            (var / v_chain - 1.0).abs() < rel,
+            "{cfg:?}: var {var} vs chain {v_chain}"
+        );
+        if *vs_truth {
+            assert!(
+                (var / (sd * sd) - 1.0).abs() < rel,
+                "{cfg:?}: var {var} vs data"
+            );
+        }
+    }
+}
+
+/// Per-bin mean of |F_k|²/N² over the half plane (fixtures README §1 mode selection, integer
+/// bins q ∈ [b, b+1), b = 1..kmax) together with the expected value and the estimator's
+/// standard deviation under per-mode expected variances `ev` ([N, N/2+1] row-major).
+fn binned_power(x: &Tensor, n: usize, ev: &[f64]) -> Vec<(f64, f64, f64)> {
+    let b = x.size()[0] as f64;
+    let f = x
+        .to_kind(Kind::Double)
+        .fft_rfft2(None::<&[i64]>, [-2i64, -1], "backward");
+    let p = (f.abs().square() / (n * n) as f64)
+        .mean_dim(0, false, Kind::Double)
+        .reshape([-1]);
+    let p = to_vec(&p);
+    let m = n / 2 + 1;
+    let kmax = ((2.0f64).sqrt() * (n / 2) as f64).floor() as usize;
+    let mut acc = vec![(0.0, 0.0, 0.0, 0usize); kmax + 1];
+    for a in 0..n {
+        let kx = if a <= n / 2 {
+            a as i64
+        } else {
+            a as i64 - n as i64
+        };
+        for c in 0..m {
+            if (c == 0 || c == n / 2) && kx < 0 {
+                continue;
+            }
+            let q = ((kx * kx + (c * c) as i64) as f64).sqrt().floor() as usize;
+            if q == 0 || q > kmax {
+                continue;
+            }
+            let self_conj = (c == 0 || c == n / 2) && (kx == 0 || kx == (n / 2) as i64);
+            let e = ev[a * m + c];
+            let cvar = if self_conj { 2.0 } else { 1.0 } * e * e / b;
+            let s = &mut acc[q];
+            s.0 += p[a * m + c];
+            s.1 += e;
+            s.2 += cvar;
+            s.3 += 1;
+        }
+    }
+    acc[1..]
+        .iter()
+        .map(|&(o, e, v, k)| (o / k as f64, e / k as f64, v.sqrt() / k as f64))
+        .collect()
+}
+
+#[test]
+fn grf_power_spectrum_per_bin() {
+    let s = paper();
+    let n = 16usize;
+    // Mode variance 1/(1 + (q/4)²): from 1 at large scales to 0.11 at the corner.
+    let box_size = 25.0;
+    let k0 = 2.0 * std::f64::consts::PI * 4.0 / box_size;
+    let pk = |k: f64| (box_size * box_size) / (n * n) as f64 / (1.0 + (k / k0).powi(2));
+    let den = GrfDenoiser::from_power(&s, n, box_size, 0.0, 0.0, pk);
+    let shape = [64i64, 1, n as i64, n as i64];
+    let cases = [
+        (SamplerConfig::ddpm(), true),
+        (SamplerConfig::dpmpp(50), true),
+        (SamplerConfig::ddim(1000, 0.0), true),
+        (SamplerConfig::ddim(50, 0.0), false),
+    ];
+    for (i, (cfg, vs_truth)) in cases.iter().enumerate() {
+        let out = sample(&den, &s, cfg, &shape, Device::Cpu, 7 + i as u64, None).unwrap();
+        let chain: Vec<f64> = den
+            .mode_var
+            .iter()
+            .map(|&v| chain_variance(&s, cfg.kind, &out.timesteps, v))
+            .collect();
+        let oracles: Vec<(&str, &[f64])> = if *vs_truth {
+            vec![("chain", &chain), ("truth", &den.mode_var)]
+        } else {
+            vec![("chain", &chain)]
+        };
+        for (name, ev) in oracles {
+            for (bin, (obs, exp, sd)) in binned_power(&out.x0, n, ev).into_iter().enumerate() {
+                assert!(
+                    (obs - exp).abs() < 4.0 * sd,
+                    "{cfg:?} vs {name}: bin {} P {obs:.4} expected {exp:.4} ± {sd:.4}",
+                    bin + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn grf_prior_sampler_is_exact() {
+    // The helper that draws exact GRF samples (used by the inverse tests) has the right P(k).
+    let s = paper();
+    let n = 16usize;
+    let mut mv: Vec<f64> = (0..n * (n / 2 + 1))
+        .map(|i| 0.2 + (i % 7) as f64 * 0.1)
+        .collect();
+    mv[0] = 0.0;
+    let den = GrfDenoiser::from_mode_variance(&s, n, 1.5, mv.clone());
+    let x = den.sample_prior(256, &mut NoiseRng::new(3), Device::Cpu);
+    let mean = x.mean(Kind::Double).double_value(&[]);
+    assert!(
+        (mean - 1.5).abs() < 1e-6,
+        "DC variance 0 fixes the mean, got {mean}"
+    );
+    // mode_var here is not Hermitian-consistent in the ky = 0 / N/2 columns, so compare only
+    // the interior columns, which are independent.
+    let f = (x.to_kind(Kind::Double) - 1.5).fft_rfft2(None::<&[i64]>, [-2i64, -1], "backward");
+    let p = to_vec(&(f.abs().square() / (n * n) as f64).mean_dim(0, false, Kind::Double));
+    let m = n / 2 + 1;
+    for a in 0..n {
+        for c in 1..n / 2 {
+            let e = mv[a * m + c];
+            assert!(
+                (p[a * m + c] / e - 1.0).abs() < 4.0 / 16.0,
+                "mode ({a},{c})"
+            );
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_samples_different_seed_different() {
+    let s = ScheduleConfig::linear(200, 1e-4, 0.1).build().unwrap();
+    let den = GaussianDenoiser::new(&s, 0.0, 0.7);
+    for cfg in [
+        SamplerConfig::ddpm(),
+        SamplerConfig::ddim(20, 0.5),
+        SamplerConfig::dpmpp(10),
+    ] {
+        let run = |seed| {
+            sample(&den, &s, &cfg, &[4, 1, 8, 8], Device::Cpu, seed, None)
+                .unwrap()
+                .x0
+        };
+        let (a, b, c) = (run(5), run(5), run(6));
+        assert!(a.equal(&b), "{cfg:?}: same seed differs");
+        assert!(!a.equal(&c), "{cfg:?}: different seeds agree");
+    }
+}
+
+#[test]
+fn start_from_intermediate_state_progress_and_clipping() {
+    let s = paper();
+    let den = GaussianDenoiser::new(&s, 0.0, 3.0);
+    let x = NoiseRng::new(1).randn(&[8, 1, 4, 4], Device::Cpu, Kind::Float);
+    let mut calls = Vec::new();
+    let mut cb = |i: usize, n: usize| calls.push((i, n));
+    let cfg = SamplerConfig::ddpm();
+    let out = sample_from(&den, &s, &cfg, &x, 99, &mut NoiseRng::new(2), Some(&mut cb)).unwrap();
+    assert_eq!(out.nfe, 100);
+    assert_eq!(out.timesteps.first(), Some(&99));
+    assert_eq!(out.timesteps.last(), Some(&0));
+    assert_eq!(calls.len(), 100);
+    assert_eq!(calls.last(), Some(&(100, 100)));
+    // Data std 3 exceeds 1: unclipped output leaves [−1, 1], clipped output cannot
+    // (the final DDPM step returns the clipped x̂_0).
+    let big = sample(
+        &den,
+        &s,
+        &SamplerConfig::dpmpp(10),
+        &[8, 1, 4, 4],
+        Device::Cpu,
+        0,
+        None,
+    )
+    .unwrap()
+    .x0;
+    assert!(big.abs().max().double_value(&[]) > 1.0);
+    let mut clipped = SamplerConfig::ddpm();
+    clipped.clip_x0 = Some(1.0);
+    let c = sample_from(&den, &s, &clipped, &x, 50, &mut NoiseRng::new(2), None).unwrap();
+    assert!(c.x0.abs().max().double_value(&[]) <= 1.0 + 1e-6);
+}
+
+#[test]
+fn timestep_spacings() {
+    let s = paper();
+    for sp in [Spacing::Trailing, Spacing::Leading, Spacing::LogSnr] {
+        for (start, steps) in [
+            (1999usize, 50usize),
+            (1999, 2000),
+            (300, 7),
+            (10, 50),
+            (0, 3),
+        ] {
+            let ts = timesteps(&s, sp, start, steps);
+            assert!(!ts.is_empty() && ts.len() <= steps.min(start + 1), "{sp:?}");
+            assert!(ts.windows(2).all(|w| w[0] > w[1]), "{sp:?} {ts:?}");
+            assert!(ts[0] <= start);
+            if sp != Spacing::Leading {
+                assert_eq!(ts[0], start, "{sp:?} must start at the held state");
+            }
+        }
+    }
+    assert_eq!(
+        timesteps(&s, Spacing::Trailing, 1999, 2000),
+        (0..2000).rev().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        *timesteps(&s, Spacing::Leading, 1999, 50).last().unwrap(),
+        0
+    );
+    assert_eq!(*timesteps(&s, Spacing::LogSnr, 1999, 50).last().unwrap(), 0);
+    assert_eq!(timesteps(&s, Spacing::Trailing, 1999, 50)[49], 39);
+}
+
+#[test]
+fn bad_settings_are_rejected() {
+    let s = paper();
+    let den = GaussianDenoiser::new(&s, 0.0, 1.0);
+    let x = Tensor::zeros([1, 1, 4, 4], (Kind::Float, Device::Cpu));
+    let mut rng = NoiseRng::new(0);
+    let e = |cfg: SamplerConfig, t: usize, rng: &mut NoiseRng| {
+        sample_from(&den, &s, &cfg, &x, t, rng, None).unwrap_err()
+    };
+    assert_eq!(
+        e(SamplerConfig::ddim(0, 0.0), 10, &mut rng),
+        SamplerError::ZeroSteps
+    );
+    assert_eq!(
+        e(SamplerConfig::ddim(5, 1.5), 10, &mut rng),
+        SamplerError::BadEta(1.5)
+    );
+    assert!(matches!(
+        e(SamplerConfig::ddpm(), 2000, &mut rng),
+        SamplerError::StartOutOfRange { .. }
+    ));
+    assert!("euler".parse::<SamplerKind>().is_err());
+    assert_eq!(
+        "dpmpp".parse::<SamplerKind>().unwrap(),
+        SamplerKind::Dpmpp2m
+    );
+}
