@@ -11,6 +11,7 @@ pub mod error;
 pub mod io;
 pub mod rng;
 pub mod split;
+pub mod transform;
 
 pub use error::{FieldsError, Result};
 pub use io::MapStack;
