@@ -8,6 +8,7 @@
 
 pub mod camels;
 pub mod error;
+pub mod filters;
 pub mod io;
 pub mod rng;
 pub mod split;
