@@ -6,10 +6,12 @@
 //! - [`rng`]: deterministic seeded sub-streams.
 //! - [`error`]: [`FieldsError`], one-line messages naming the file and the problem.
 
+pub mod augment;
 pub mod camels;
 pub mod error;
 pub mod filters;
 pub mod io;
+pub mod patches;
 pub mod rng;
 pub mod split;
 pub mod transform;
