@@ -1,6 +1,481 @@
-#[derive(clap::Args)]
-pub struct Args {}
+//! `astrodiff stats FIELD`: power spectrum, pixel histogram and Minkowski functionals of one map
+//! or of every map of a stack, written as JSON (and optionally CSV and PNG plots).
+//!
+//! Conventions are those of the `stats` crate (Pylians `Pk_plane`, numpy histogram rule,
+//! strict-`>` excursion sets; see docs/stats.md): k in h/Mpc, P in [field]²·(Mpc/h)²,
+//! V1/V2 in pixel units. The same `--transform` is applied before all three statistics.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'stats' is not built yet")
+use crate::plots::{self, Series};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use stats::ensemble::{Band, Ensemble, MapStats};
+use stats::{MfConvention, StatsConfig, Transform};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Options shared by `stats` and `compare`: what to measure and how.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MeasureArgs {
+    /// Box side L in Mpc/h (25 for CAMELS); sets the k axis, k_F = 2π/L.
+    #[arg(long)]
+    pub box_size: f64,
+    /// Applied to every map before all statistics: identity, log10 or overdensity (ρ/ρ̄ − 1).
+    #[arg(long, default_value = "identity")]
+    pub transform: Transform,
+    /// Histogram edges e0,e1,… (transformed units, strictly increasing; last bin closed).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        conflicts_with = "bins"
+    )]
+    pub edges: Option<Vec<f64>>,
+    /// Without --edges: this many uniform bins over the data range.
+    #[arg(long, default_value_t = 40)]
+    pub bins: usize,
+    /// MF thresholds u0,u1,… (transformed units, strictly increasing; excursion set x > u).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub thresholds: Option<Vec<f64>>,
+    /// Without --thresholds: this many thresholds uniform between the 1st and 99th percentile.
+    #[arg(long, default_value_t = 25)]
+    pub n_thresholds: usize,
+    /// Minkowski-functional convention: periodic (torus, reference), open, or quantimpy (0.2.6).
+    #[arg(long, default_value = "periodic")]
+    pub mf_convention: MfConvention,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Map or stack: .npy (2D (N, N) or 3D (n, N, N), float32/float64, memory-mapped), .npz, FITS.
+    pub field: PathBuf,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// Write the JSON result here (default: standard output).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Also write CSV tables PREFIX_pk.csv, PREFIX_pdf.csv, PREFIX_mf.csv (and PREFIX_ensemble.csv).
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// Write PNG plots (pk.png, pdf.png, minkowski.png) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+    /// For stacks, write only the ensemble summary, not the per-map `maps` array.
+    #[arg(long)]
+    pub ensemble_only: bool,
+}
+
+/// An opened stack with a name for messages.
+pub(crate) struct Input {
+    pub path: PathBuf,
+    pub stack: fields::MapStack,
+}
+
+impl Input {
+    pub fn open(path: &Path) -> Result<Self> {
+        // fields' errors already name the file and what is wrong with it
+        let stack = fields::MapStack::open(path)?;
+        if stack.is_empty() {
+            bail!("{}: the stack holds no maps", path.display());
+        }
+        Ok(Input {
+            path: path.to_path_buf(),
+            stack,
+        })
+    }
+
+    /// Map i after the transform, with errors naming file, map and pixel.
+    pub fn transformed(&self, i: usize, t: Transform) -> Result<ndarray::Array2<f64>> {
+        t.apply(self.stack.map(i).view())
+            .map_err(|e| anyhow::anyhow!("{}: map {i}: {e}", self.path.display()))
+    }
+}
+
+/// Min and max of the transformed values over every map (parallel over maps).
+fn data_range(inputs: &[&Input], t: Transform) -> Result<(f64, f64)> {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for inp in inputs {
+        let (l, h) = (0..inp.stack.len())
+            .into_par_iter()
+            .map(|i| {
+                let x = inp.transformed(i, t)?;
+                Ok::<_, anyhow::Error>(
+                    x.iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                            (l.min(v), h.max(v))
+                        }),
+                )
+            })
+            .try_reduce(
+                || (f64::INFINITY, f64::NEG_INFINITY),
+                |a, b| Ok((a.0.min(b.0), a.1.max(b.1))),
+            )?;
+        lo = lo.min(l);
+        hi = hi.max(h);
+    }
+    Ok((lo, hi))
+}
+
+/// Pixels of up to 64 evenly spaced maps (deterministic), sorted: enough for default
+/// thresholds without reading a 15 000-map file twice.
+fn sample_pixels(inp: &Input, t: Transform) -> Result<Vec<f64>> {
+    let n = inp.stack.len();
+    let take = n.min(64);
+    let mut v = Vec::new();
+    for s in 0..take {
+        let i = s * n / take;
+        v.extend(inp.transformed(i, t)?.iter().copied());
+    }
+    v.sort_by(f64::total_cmp);
+    Ok(v)
+}
+
+/// Resolves edges and thresholds (given, or defaults from the data of `range_from`, with the
+/// thresholds from the percentiles of `threshold_from`) and checks them.
+pub(crate) fn resolve_config(
+    m: &MeasureArgs,
+    range_from: &[&Input],
+    threshold_from: &Input,
+) -> Result<StatsConfig> {
+    if !(m.box_size.is_finite() && m.box_size > 0.0) {
+        bail!(
+            "--box-size {} must be a positive length in Mpc/h",
+            m.box_size
+        );
+    }
+    let edges = match &m.edges {
+        Some(e) => e.clone(),
+        None => {
+            if m.bins == 0 {
+                bail!("--bins must be at least 1");
+            }
+            let (lo, hi) = data_range(range_from, m.transform)?;
+            stats::uniform_edges(lo, hi, m.bins)
+        }
+    };
+    stats::error::check_increasing("edges", &edges, 2).context("--edges")?;
+    let thresholds = match &m.thresholds {
+        Some(t) => t.clone(),
+        None => {
+            let px = sample_pixels(threshold_from, m.transform)?;
+            let (lo, hi) = (
+                stats::ensemble::percentile_sorted(&px, 0.01),
+                stats::ensemble::percentile_sorted(&px, 0.99),
+            );
+            let (lo, hi) = if hi > lo {
+                (lo, hi)
+            } else {
+                (lo - 0.5, lo + 0.5)
+            };
+            let n = m.n_thresholds.max(2);
+            (0..n)
+                .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+                .collect()
+        }
+    };
+    stats::error::check_increasing("thresholds", &thresholds, 1).context("--thresholds")?;
+    Ok(StatsConfig {
+        box_size: m.box_size,
+        transform: m.transform,
+        edges,
+        thresholds,
+        convention: m.mf_convention,
+    })
+}
+
+/// Progress bar on stderr, hidden when stderr is not a terminal.
+pub(crate) fn progress(n: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} maps ({per_sec}, eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// Measures every map of a stack in parallel (the stats crate's `measure_many`).
+pub(crate) fn measure_input(inp: &Input, cfg: &StatsConfig) -> Result<Vec<MapStats>> {
+    let pb = progress(inp.stack.len(), &inp.path.display().to_string());
+    let out = stats::measure_many(
+        inp.stack.len(),
+        inp.stack.side(),
+        cfg,
+        |i| Ok::<_, std::convert::Infallible>(inp.stack.map(i)),
+        || pb.inc(1),
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", inp.path.display()));
+    pb.finish_and_clear();
+    out
+}
+
+/// Histogram as written: the counts plus both normalisations.
+#[derive(Serialize)]
+struct HistogramOut<'a> {
+    edges: &'a [f64],
+    counts: &'a [u64],
+    n_below: u64,
+    n_above: u64,
+    n_total: u64,
+    /// counts / (n_total · width)
+    pdf: Vec<f64>,
+    /// counts / (n_in_range · width), as np.histogram(density=True)
+    numpy_density: Vec<f64>,
+}
+
+#[derive(Serialize)]
+struct MapOut<'a> {
+    index: usize,
+    power_spectrum: &'a stats::PowerSpectrum,
+    histogram: HistogramOut<'a>,
+    minkowski: &'a stats::Minkowski,
+}
+
+#[derive(Serialize)]
+struct StatsOut<'a> {
+    file: String,
+    n_maps: usize,
+    side: usize,
+    box_size: f64,
+    transform: Transform,
+    mf_convention: MfConvention,
+    units: Units,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maps: Option<Vec<MapOut<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ensemble: Option<Ensemble>,
+}
+
+/// Units written next to the numbers so a reader of the JSON alone knows them.
+#[derive(Serialize)]
+pub(crate) struct Units {
+    k: &'static str,
+    pk: &'static str,
+    v1_v2: &'static str,
+}
+
+pub(crate) const UNITS: Units = Units {
+    k: "h/Mpc",
+    pk: "(field)^2 (Mpc/h)^2",
+    v1_v2:
+        "pixel units (periodic/open: per unit area; quantimpy: raw area, perimeter/2pi, chi4/pi)",
+};
+
+/// Writes `bytes` atomically (temporary name in the same folder, then rename).
+pub(crate) fn write_out(path: &Path, bytes: &[u8]) -> Result<()> {
+    plots::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    let mut s = serde_json::to_vec_pretty(v).context("serialising JSON")?;
+    s.push(b'\n');
+    Ok(s)
+}
+
+fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Bin centres of a histogram.
+pub(crate) fn centres(edges: &[f64]) -> Vec<f64> {
+    edges.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect()
+}
+
+pub(crate) fn band_series(label: &str, x: &[f64], b: &Band, with_bands: bool) -> Series {
+    Series {
+        label: label.to_string(),
+        x: x.to_vec(),
+        mean: b.mean.clone(),
+        std: with_bands.then(|| b.std.clone()),
+        p05: with_bands.then(|| b.p05.clone()),
+        p95: with_bands.then(|| b.p95.clone()),
+    }
+}
+
+pub(crate) fn x_label(t: Transform) -> &'static str {
+    match t {
+        Transform::Identity => "field value",
+        Transform::Log10 => "log10 field",
+        Transform::Overdensity => "overdensity δ",
+    }
+}
+
+/// P(k) (with ratio panel to the first series when `ratio`), PDF and MF figures.
+pub(crate) fn write_plots(
+    dir: &Path,
+    sets: &[(String, Ensemble)],
+    cfg: &StatsConfig,
+    ratio: bool,
+) -> Result<()> {
+    let bands = sets.iter().all(|(_, e)| e.n_maps > 1);
+    let pk: Vec<Series> = sets
+        .iter()
+        .map(|(l, e)| band_series(l, &e.power_spectrum.k, &e.power_spectrum.pk, bands))
+        .collect();
+    plots::plot_power_spectrum(
+        &dir.join("pk.png"),
+        &pk,
+        ratio.then_some(0),
+        None,
+        "power spectrum",
+    )?;
+    let pdf: Vec<Series> = sets
+        .iter()
+        .map(|(l, e)| band_series(l, &centres(&e.histogram.edges), &e.histogram.pdf, bands))
+        .collect();
+    plots::plot_pdf(
+        &dir.join("pdf.png"),
+        &pdf,
+        x_label(cfg.transform),
+        true,
+        "pixel PDF",
+    )?;
+    let mf = |f: fn(&Ensemble) -> &Band| -> Vec<Series> {
+        sets.iter()
+            .map(|(l, e)| band_series(l, &e.minkowski.thresholds, f(e), bands))
+            .collect()
+    };
+    let (v0, v1, v2) = (
+        mf(|e| &e.minkowski.v0),
+        mf(|e| &e.minkowski.v1),
+        mf(|e| &e.minkowski.v2),
+    );
+    plots::plot_minkowski(
+        &dir.join("minkowski.png"),
+        [&v0, &v1, &v2],
+        &format!("threshold ({})", x_label(cfg.transform)),
+        &format!("Minkowski functionals ({} convention)", cfg.convention),
+    )
+}
+
+fn csv_tables(maps: &[MapStats]) -> [(&'static str, String); 3] {
+    let mut pk = String::from("map,bin,k_h_per_mpc,pk,nmodes\n");
+    let mut pdf = String::from("map,bin,lo,hi,count,pdf\n");
+    let mut mf = String::from("map,threshold,v0,v1,v2,chi,length_pix,n_above\n");
+    for (m, s) in maps.iter().enumerate() {
+        let p = &s.power_spectrum;
+        for b in 0..p.k.len() {
+            let _ = writeln!(pk, "{m},{},{},{},{}", b + 1, p.k[b], p.pk[b], p.nmodes[b]);
+        }
+        let h = &s.histogram;
+        let d = h.pdf_over_total();
+        for b in 0..h.counts.len() {
+            let _ = writeln!(
+                pdf,
+                "{m},{b},{},{},{},{}",
+                h.edges[b],
+                h.edges[b + 1],
+                h.counts[b],
+                d[b]
+            );
+        }
+        let k = &s.minkowski;
+        for t in 0..k.thresholds.len() {
+            let _ = writeln!(
+                mf,
+                "{m},{},{},{},{},{},{},{}",
+                k.thresholds[t], k.v0[t], k.v1[t], k.v2[t], k.chi[t], k.length_pix[t], k.n_above[t]
+            );
+        }
+    }
+    [("_pk.csv", pk), ("_pdf.csv", pdf), ("_mf.csv", mf)]
+}
+
+pub(crate) fn ensemble_csv(e: &Ensemble) -> String {
+    let mut s = String::from("statistic,bin,x,mean,std,p05,p95\n");
+    let mut rows = |name: &str, x: &[f64], b: &Band| {
+        for i in 0..x.len() {
+            let _ = writeln!(
+                s,
+                "{name},{i},{},{},{},{},{}",
+                x[i], b.mean[i], b.std[i], b.p05[i], b.p95[i]
+            );
+        }
+    };
+    rows("pk", &e.power_spectrum.k, &e.power_spectrum.pk);
+    rows("pdf", &centres(&e.histogram.edges), &e.histogram.pdf);
+    rows("v0", &e.minkowski.thresholds, &e.minkowski.v0);
+    rows("v1", &e.minkowski.thresholds, &e.minkowski.v1);
+    rows("v2", &e.minkowski.thresholds, &e.minkowski.v2);
+    s
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let inp = Input::open(&args.field)?;
+    let cfg = resolve_config(&args.measure, &[&inp], &inp)?;
+    let maps = measure_input(&inp, &cfg)?;
+    let ensemble =
+        Ensemble::from_maps(&maps).with_context(|| format!("{}: ensemble", inp.path.display()))?;
+    let per_map = !(args.ensemble_only && maps.len() > 1);
+    let out = StatsOut {
+        file: inp.path.display().to_string(),
+        n_maps: maps.len(),
+        side: inp.stack.side(),
+        box_size: cfg.box_size,
+        transform: cfg.transform,
+        mf_convention: cfg.convention,
+        units: UNITS,
+        maps: per_map.then(|| {
+            maps.iter()
+                .enumerate()
+                .map(|(index, s)| MapOut {
+                    index,
+                    power_spectrum: &s.power_spectrum,
+                    histogram: HistogramOut {
+                        edges: &s.histogram.edges,
+                        counts: &s.histogram.counts,
+                        n_below: s.histogram.n_below,
+                        n_above: s.histogram.n_above,
+                        n_total: s.histogram.n_total,
+                        pdf: s.histogram.pdf_over_total(),
+                        numpy_density: s.histogram.numpy_density(),
+                    },
+                    minkowski: &s.minkowski,
+                })
+                .collect()
+        }),
+        ensemble: (maps.len() > 1).then(|| ensemble.clone()),
+    };
+    let json = to_json(&out)?;
+    match &args.json {
+        Some(p) => write_out(p, &json)?,
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&json)
+                .context("writing JSON to standard output")?;
+        }
+    }
+    if let Some(prefix) = &args.csv {
+        if per_map {
+            for (suffix, table) in csv_tables(&maps) {
+                write_out(&with_suffix(prefix, suffix), table.as_bytes())?;
+            }
+        }
+        if maps.len() > 1 {
+            write_out(
+                &with_suffix(prefix, "_ensemble.csv"),
+                ensemble_csv(&ensemble).as_bytes(),
+            )?;
+        }
+    }
+    if let Some(dir) = &args.plots {
+        let label = inp
+            .path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let label = if maps.len() > 1 {
+            format!("{label} (n={})", maps.len())
+        } else {
+            label
+        };
+        write_plots(dir, &[(label, ensemble)], &cfg, false)?;
+    }
+    Ok(())
 }
