@@ -8,6 +8,7 @@
 
 pub mod augment;
 pub mod camels;
+pub mod dataset;
 pub mod error;
 pub mod filters;
 pub mod io;
