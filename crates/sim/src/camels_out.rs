@@ -38,7 +38,14 @@ pub struct SuiteConfig {
 impl SuiteConfig {
     /// The CAMELS LH ranges Ω_m ∈ [0.1, 0.5], σ₈ ∈ [0.6, 1.0].
     pub fn new(name: &str, n_sims: usize, seed: u64, sim: SimConfig) -> Self {
-        SuiteConfig { name: name.to_string(), n_sims, seed, sim, omega_m_range: (0.1, 0.5), sigma_8_range: (0.6, 1.0) }
+        SuiteConfig {
+            name: name.to_string(),
+            n_sims,
+            seed,
+            sim,
+            omega_m_range: (0.1, 0.5),
+            sigma_8_range: (0.6, 1.0),
+        }
     }
 
     pub fn maps_file(&self) -> String {
@@ -67,11 +74,20 @@ pub struct SuiteEntry {
 /// The Latin-hypercube design (values rounded to the 5 decimals written to the params file, so the
 /// file states exactly what was simulated) and per-simulation seeds.
 pub fn design(cfg: &SuiteConfig) -> Vec<SuiteEntry> {
-    let pts = latin_hypercube(cfg.n_sims, &[cfg.omega_m_range, cfg.sigma_8_range], derive_seed(cfg.seed, u64::MAX));
+    let pts = latin_hypercube(
+        cfg.n_sims,
+        &[cfg.omega_m_range, cfg.sigma_8_range],
+        derive_seed(cfg.seed, u64::MAX),
+    );
     let r5 = |x: f64| (x * 1e5).round() / 1e5;
     pts.iter()
         .enumerate()
-        .map(|(i, p)| SuiteEntry { index: i, seed: derive_seed(cfg.seed, i as u64), omega_m: r5(p[0]), sigma_8: r5(p[1]) })
+        .map(|(i, p)| SuiteEntry {
+            index: i,
+            seed: derive_seed(cfg.seed, i as u64),
+            omega_m: r5(p[0]),
+            sigma_8: r5(p[1]),
+        })
         .collect()
 }
 
@@ -97,20 +113,32 @@ pub struct SuiteFiles {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SimError + '_ {
-    move |source| SimError::Io { path: path.display().to_string(), source }
+    move |source| SimError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 fn file_err(path: &Path, msg: impl std::fmt::Display) -> SimError {
-    SimError::File { path: path.display().to_string(), msg: msg.to_string() }
+    SimError::File {
+        path: path.display().to_string(),
+        msg: msg.to_string(),
+    }
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
 }
 
 /// Writes via a temporary file in the same folder, then renames (a crash never leaves a partial file).
-fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<(), SimError>) -> Result<(), SimError> {
+fn atomic_write(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), SimError>,
+) -> Result<(), SimError> {
     let tmp = tmp_path(path);
     let r = write(&tmp).and_then(|_| fs::rename(&tmp, path).map_err(io_err(path)));
     if r.is_err() {
@@ -131,7 +159,10 @@ fn write_text(path: &Path, text: &str) -> Result<(), SimError> {
 pub fn params_text(entries: &[SuiteEntry]) -> String {
     let mut s = String::from("# Om\tsigma8\tSN1\tAGN1\tSN2\tAGN2\n");
     for e in entries {
-        s.push_str(&format!("{:.5} {:.5} {:.5} {:.5} {:.5} {:.5}\n", e.omega_m, e.sigma_8, 1.0, 1.0, 1.0, 1.0));
+        s.push_str(&format!(
+            "{:.5} {:.5} {:.5} {:.5} {:.5} {:.5}\n",
+            e.omega_m, e.sigma_8, 1.0, 1.0, 1.0, 1.0
+        ));
     }
     s
 }
@@ -147,13 +178,20 @@ fn load_done(path: &Path, shape: (usize, usize, usize)) -> Option<Array3<f32>> {
 }
 
 /// Runs (or resumes) the suite and assembles the CAMELS-layout files in `out_dir`.
-pub fn run_suite(cfg: &SuiteConfig, out_dir: &Path, progress: &(dyn Fn(Event) + Sync)) -> Result<SuiteFiles, SimError> {
+pub fn run_suite(
+    cfg: &SuiteConfig,
+    out_dir: &Path,
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<SuiteFiles, SimError> {
     cfg.sim.validate()?;
     if cfg.n_sims == 0 {
         return Err(SimError::Param("n_sims must be at least 1".into()));
     }
     if cfg.name.is_empty() || cfg.name.contains(['/', '\\']) {
-        return Err(SimError::Param(format!("name {:?} must be non-empty and contain no path separator", cfg.name)));
+        return Err(SimError::Param(format!(
+            "name {:?} must be non-empty and contain no path separator",
+            cfg.name
+        )));
     }
     let work = cfg.work_dir(out_dir);
     fs::create_dir_all(&work).map_err(io_err(&work))?;
@@ -162,7 +200,8 @@ pub fn run_suite(cfg: &SuiteConfig, out_dir: &Path, progress: &(dyn Fn(Event) + 
     let cfg_json = serde_json::to_string_pretty(cfg).expect("config serialises");
     if cfg_path.exists() {
         let old = fs::read_to_string(&cfg_path).map_err(io_err(&cfg_path))?;
-        let old: SuiteConfig = serde_json::from_str(&old).map_err(|e| file_err(&cfg_path, format!("unreadable suite config: {e}")))?;
+        let old: SuiteConfig = serde_json::from_str(&old)
+            .map_err(|e| file_err(&cfg_path, format!("unreadable suite config: {e}")))?;
         if old != *cfg {
             return Err(file_err(
                 &cfg_path,
@@ -187,38 +226,57 @@ pub fn run_suite(cfg: &SuiteConfig, out_dir: &Path, progress: &(dyn Fn(Event) + 
         }
     }
     // Simulations run concurrently (each also parallel inside); one per task keeps memory bounded.
-    todo.par_iter().with_max_len(1).try_for_each(|e| -> Result<(), SimError> {
-        let t0 = Instant::now();
-        let params = CosmoParams::with(e.omega_m, e.sigma_8);
-        let out = simulate(&cfg.sim, params, e.seed, |step| progress(Event::Step { sim: e.index, step }))?;
-        let mut stack = Array3::<f32>::zeros(shape);
-        for (m, map) in out.maps.iter().enumerate() {
-            stack.slice_mut(s![m, .., ..]).assign(map);
-        }
-        let path = sim_path(&work, e.index);
-        let info = serde_json::json!({
-            "index": e.index, "seed": e.seed, "omega_m": e.omega_m, "sigma_8": e.sigma_8,
-            "params": params, "sim": cfg.sim, "wall_seconds": t0.elapsed().as_secs_f64(),
-        });
-        write_text(&path.with_extension("json"), &serde_json::to_string_pretty(&info).expect("json"))?;
-        atomic_write(&path, |tmp| write_npy(tmp, &stack).map_err(|err| file_err(tmp, err)))?;
-        progress(Event::Done(e.index));
-        Ok(())
-    })?;
+    todo.par_iter()
+        .with_max_len(1)
+        .try_for_each(|e| -> Result<(), SimError> {
+            let t0 = Instant::now();
+            let params = CosmoParams::with(e.omega_m, e.sigma_8);
+            let out = simulate(&cfg.sim, params, e.seed, |step| {
+                progress(Event::Step { sim: e.index, step })
+            })?;
+            let mut stack = Array3::<f32>::zeros(shape);
+            for (m, map) in out.maps.iter().enumerate() {
+                stack.slice_mut(s![m, .., ..]).assign(map);
+            }
+            let path = sim_path(&work, e.index);
+            let info = serde_json::json!({
+                "index": e.index, "seed": e.seed, "omega_m": e.omega_m, "sigma_8": e.sigma_8,
+                "params": params, "sim": cfg.sim, "wall_seconds": t0.elapsed().as_secs_f64(),
+            });
+            write_text(
+                &path.with_extension("json"),
+                &serde_json::to_string_pretty(&info).expect("json"),
+            )?;
+            atomic_write(&path, |tmp| {
+                write_npy(tmp, &stack).map_err(|err| file_err(tmp, err))
+            })?;
+            progress(Event::Done(e.index));
+            Ok(())
+        })?;
 
     // Assemble the stack straight into a memory-mapped .npy (no full copy in memory).
     let maps_path = out_dir.join(cfg.maps_file());
     atomic_write(&maps_path, |tmp| {
-        let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(tmp).map_err(io_err(tmp))?;
-        write_zeroed_npy::<f32, _>(&file, (cfg.n_sims * per_sim, n, n)).map_err(|e| file_err(tmp, e))?;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp)
+            .map_err(io_err(tmp))?;
+        write_zeroed_npy::<f32, _>(&file, (cfg.n_sims * per_sim, n, n))
+            .map_err(|e| file_err(tmp, e))?;
         // SAFETY: the file was just created by us under a private temporary name.
         let mut mm = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(io_err(tmp))?;
         {
-            let mut view = ArrayViewMut3::<f32>::view_mut_npy(&mut mm).map_err(|e| file_err(tmp, e))?;
+            let mut view =
+                ArrayViewMut3::<f32>::view_mut_npy(&mut mm).map_err(|e| file_err(tmp, e))?;
             for e in &entries {
                 let p = sim_path(&work, e.index);
-                let a = load_done(&p, shape).ok_or_else(|| file_err(&p, "missing or wrong shape after simulating"))?;
-                view.slice_mut(s![e.index * per_sim..(e.index + 1) * per_sim, .., ..]).assign(&a);
+                let a = load_done(&p, shape)
+                    .ok_or_else(|| file_err(&p, "missing or wrong shape after simulating"))?;
+                view.slice_mut(s![e.index * per_sim..(e.index + 1) * per_sim, .., ..])
+                    .assign(&a);
             }
         }
         mm.flush().map_err(io_err(tmp))?;
@@ -237,6 +295,15 @@ pub fn run_suite(cfg: &SuiteConfig, out_dir: &Path, progress: &(dyn Fn(Event) + 
         "fixed_params": {"omega_b": CosmoParams::default().omega_b, "h": CosmoParams::default().h, "n_s": CosmoParams::default().n_s},
         "simulations": entries,
     });
-    write_text(&manifest_path, &serde_json::to_string_pretty(&manifest).expect("json"))?;
-    Ok(SuiteFiles { maps: maps_path, params: params_path, manifest: manifest_path, simulated: todo.len(), skipped })
+    write_text(
+        &manifest_path,
+        &serde_json::to_string_pretty(&manifest).expect("json"),
+    )?;
+    Ok(SuiteFiles {
+        maps: maps_path,
+        params: params_path,
+        manifest: manifest_path,
+        simulated: todo.len(),
+        skipped,
+    })
 }

@@ -36,14 +36,24 @@ impl Default for CosmoParams {
     /// The fixed parameters of the CAMELS simulations (Ω_b = 0.049, h = 0.6711, n_s = 0.9624)
     /// with Ω_m = 0.3, σ₈ = 0.8.
     fn default() -> Self {
-        CosmoParams { omega_m: 0.3, omega_b: 0.049, h: 0.6711, n_s: 0.9624, sigma_8: 0.8 }
+        CosmoParams {
+            omega_m: 0.3,
+            omega_b: 0.049,
+            h: 0.6711,
+            n_s: 0.9624,
+            sigma_8: 0.8,
+        }
     }
 }
 
 impl CosmoParams {
     /// Same fixed parameters as [`Default`], with the given Ω_m and σ₈.
     pub fn with(omega_m: f64, sigma_8: f64) -> Self {
-        CosmoParams { omega_m, sigma_8, ..Default::default() }
+        CosmoParams {
+            omega_m,
+            sigma_8,
+            ..Default::default()
+        }
     }
 }
 
@@ -76,14 +86,16 @@ impl EhParams {
         // Eq. 4: drag epoch.
         let b1 = 0.313 * omhh.powf(-0.419) * (1.0 + 0.607 * omhh.powf(0.674));
         let b2 = 0.238 * omhh.powf(0.223);
-        let z_drag = 1291.0 * omhh.powf(0.251) / (1.0 + 0.659 * omhh.powf(0.828)) * (1.0 + b1 * obhh.powf(b2));
+        let z_drag = 1291.0 * omhh.powf(0.251) / (1.0 + 0.659 * omhh.powf(0.828))
+            * (1.0 + b1 * obhh.powf(b2));
         // Eq. 5: baryon-to-photon momentum density ratio.
         let r_drag = 31.5 * obhh / th4 * 1000.0 / (1.0 + z_drag);
         let r_equality = 31.5 * obhh / th4 * 1000.0 / (1.0 + z_equality);
         // Eq. 6: sound horizon at the drag epoch.
         let sound_horizon = 2.0 / (3.0 * k_equality)
             * (6.0 / r_equality).sqrt()
-            * (((1.0 + r_drag).sqrt() + (r_drag + r_equality).sqrt()) / (1.0 + r_equality.sqrt())).ln();
+            * (((1.0 + r_drag).sqrt() + (r_drag + r_equality).sqrt()) / (1.0 + r_equality.sqrt()))
+                .ln();
         // Eq. 7: Silk damping.
         let k_silk = 1.6 * obhh.powf(0.52) * omhh.powf(0.73) * (1.0 + (10.4 * omhh).powf(-0.95));
         // Eq. 11-12: CDM suppression and log shift.
@@ -127,11 +139,13 @@ impl EhParams {
         let q = k / (13.41 * self.k_equality);
         let ks = k * self.sound_horizon;
         let f = 1.0 / (1.0 + (ks / 5.4).powi(4));
-        let t_c = f * Self::t0(q, 1.0, self.beta_c) + (1.0 - f) * Self::t0(q, self.alpha_c, self.beta_c);
+        let t_c =
+            f * Self::t0(q, 1.0, self.beta_c) + (1.0 - f) * Self::t0(q, self.alpha_c, self.beta_c);
         let s_tilde = self.sound_horizon / (1.0 + (self.beta_node / ks).powi(3)).cbrt();
         let kst = k * s_tilde;
         let t_b = (Self::t0(q, 1.0, 1.0) / (1.0 + (ks / 5.2).powi(2))
-            + self.alpha_b / (1.0 + (self.beta_b / ks).powi(3)) * (-(k / self.k_silk).powf(1.4)).exp())
+            + self.alpha_b / (1.0 + (self.beta_b / ks).powi(3))
+                * (-(k / self.k_silk).powf(1.4)).exp())
             * (kst.sin() / kst);
         self.f_baryon * t_b + (1.0 - self.f_baryon) * t_c
     }
@@ -141,7 +155,8 @@ impl EhParams {
         let fb = self.f_baryon;
         let obhh = fb * self.omhh;
         let s = 44.5 * (9.83 / self.omhh).ln() / (1.0 + 10.0 * obhh.powf(0.75)).sqrt();
-        let ag = 1.0 - 0.328 * (431.0 * self.omhh).ln() * fb + 0.38 * (22.3 * self.omhh).ln() * fb * fb;
+        let ag =
+            1.0 - 0.328 * (431.0 * self.omhh).ln() * fb + 0.38 * (22.3 * self.omhh).ln() * fb * fb;
         let gamma_eff = self.omhh * (ag + (1.0 - ag) / (1.0 + (0.43 * k * s).powi(4)));
         let q = k * self.theta2 / gamma_eff;
         let l0 = (2.0 * std::f64::consts::E + 1.8 * q).ln();
@@ -167,7 +182,9 @@ impl Cosmology {
         let p = params;
         let check = |name: &str, v: f64, lo: f64, hi: f64| {
             if !(v.is_finite() && v > lo && v < hi) {
-                Err(SimError::Param(format!("{name} = {v} is outside ({lo}, {hi})")))
+                Err(SimError::Param(format!(
+                    "{name} = {v} is outside ({lo}, {hi})"
+                )))
             } else {
                 Ok(())
             }
@@ -177,7 +194,12 @@ impl Cosmology {
         check("h", p.h, 0.1, 2.0)?;
         check("n_s", p.n_s, 0.5, 1.5)?;
         check("sigma_8", p.sigma_8, 0.0, 5.0)?;
-        let mut c = Cosmology { params, eh: EhParams::new(&params), amplitude: 1.0, d1: 1.0 };
+        let mut c = Cosmology {
+            params,
+            eh: EhParams::new(&params),
+            amplitude: 1.0,
+            d1: 1.0,
+        };
         c.d1 = c.growth(1.0);
         let s8 = c.sigma_r(8.0);
         c.amplitude = (params.sigma_8 / s8).powi(2);

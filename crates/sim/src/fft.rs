@@ -5,9 +5,9 @@
 //! F[k] = Σ_x f[x] e^{−2πi k·x/N}; `inverse` is the unnormalised inverse (no 1/N^d), so
 //! `inverse(forward(f)) = N^d f`. The half-spectrum layout is `[..., N/2+1]` along the last axis.
 
-use rustfft::num_complex::Complex64;
 use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
@@ -26,7 +26,9 @@ pub fn freq_index(a: usize, n: usize) -> i64 {
 fn fft_lines(lines: &mut [Complex64], fft: &Arc<dyn Fft<f64>>) {
     let n = fft.len();
     let batch = (64 * 1024 / n).max(1) * n;
-    lines.par_chunks_mut(batch).for_each(|chunk| fft.process(chunk));
+    lines
+        .par_chunks_mut(batch)
+        .for_each(|chunk| fft.process(chunk));
 }
 
 /// FFT along axis 0 of a `[n0][inner]` buffer, through a transpose so that lines are contiguous.
@@ -49,7 +51,13 @@ fn fft_axis0_parallel(data: &mut [Complex64], n0: usize, inner: usize, fft: &Arc
 }
 
 /// Same as [`fft_axis0_parallel`] but serial, for use inside an outer parallel loop.
-fn fft_axis0_serial(data: &mut [Complex64], n0: usize, inner: usize, fft: &Arc<dyn Fft<f64>>, t: &mut Vec<Complex64>) {
+fn fft_axis0_serial(
+    data: &mut [Complex64],
+    n0: usize,
+    inner: usize,
+    fft: &Arc<dyn Fft<f64>>,
+    t: &mut Vec<Complex64>,
+) {
     t.resize(n0 * inner, Complex64::default());
     for r in 0..inner {
         for i in 0..n0 {
@@ -99,19 +107,27 @@ impl FftPlan {
 
     fn rows_r2c(&self, real: &mut [f64], out: &mut [Complex64]) {
         let (n, nc) = (self.n, self.nc());
-        real.par_chunks_mut(n).zip(out.par_chunks_mut(nc)).for_each(|(r, c)| {
-            self.r2c.process(r, c).expect("r2c lengths match by construction");
-        });
+        real.par_chunks_mut(n)
+            .zip(out.par_chunks_mut(nc))
+            .for_each(|(r, c)| {
+                self.r2c
+                    .process(r, c)
+                    .expect("r2c lengths match by construction");
+            });
     }
 
     fn rows_c2r(&self, spec: &mut [Complex64], out: &mut [f64]) {
         let (n, nc) = (self.n, self.nc());
-        spec.par_chunks_mut(nc).zip(out.par_chunks_mut(n)).for_each(|(c, r)| {
-            // The DC and Nyquist bins of a real signal are real; drop round-off imaginary parts.
-            c[0].im = 0.0;
-            c[nc - 1].im = 0.0;
-            self.c2r.process(c, r).expect("c2r lengths match by construction");
-        });
+        spec.par_chunks_mut(nc)
+            .zip(out.par_chunks_mut(n))
+            .for_each(|(c, r)| {
+                // The DC and Nyquist bins of a real signal are real; drop round-off imaginary parts.
+                c[0].im = 0.0;
+                c[nc - 1].im = 0.0;
+                self.c2r
+                    .process(c, r)
+                    .expect("c2r lengths match by construction");
+            });
     }
 
     /// Forward 2D DFT of an n×n real field (row-major). `real` is used as scratch.
@@ -140,7 +156,10 @@ impl FftPlan {
         assert_eq!(real.len(), n * n * n);
         let mut out = vec![Complex64::default(); n * n * nc];
         self.rows_r2c(real, &mut out);
-        out.par_chunks_mut(n * nc).for_each_init(Vec::new, |t, block| fft_axis0_serial(block, n, nc, &self.fwd, t));
+        out.par_chunks_mut(n * nc)
+            .for_each_init(Vec::new, |t, block| {
+                fft_axis0_serial(block, n, nc, &self.fwd, t)
+            });
         fft_axis0_parallel(&mut out, n, n * nc, &self.fwd);
         out
     }
@@ -150,9 +169,73 @@ impl FftPlan {
         let (n, nc) = (self.n, self.nc());
         assert_eq!(spec.len(), n * n * nc);
         fft_axis0_parallel(spec, n, n * nc, &self.inv);
-        spec.par_chunks_mut(n * nc).for_each_init(Vec::new, |t, block| fft_axis0_serial(block, n, nc, &self.inv, t));
+        spec.par_chunks_mut(n * nc)
+            .for_each_init(Vec::new, |t, block| {
+                fft_axis0_serial(block, n, nc, &self.inv, t)
+            });
         let mut out = vec![0.0; n * n * n];
         self.rows_c2r(spec, &mut out);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(f: &[f64], n: usize, d: usize, k: &[usize]) -> Complex64 {
+        let mut s = Complex64::default();
+        for (idx, v) in f.iter().enumerate() {
+            let mut phase = 0.0;
+            let mut rem = idx;
+            for ax in (0..d).rev() {
+                let x = rem % n;
+                rem /= n;
+                phase += (k[ax] * x) as f64;
+            }
+            s += Complex64::from_polar(*v, -2.0 * std::f64::consts::PI * phase / n as f64);
+        }
+        s
+    }
+
+    /// Forward transforms equal the naive DFT, and inverse(forward(f)) = N^d f.
+    #[test]
+    fn matches_naive_dft_and_roundtrips() {
+        let n = 6;
+        let plan = FftPlan::new(n);
+        let nc = n / 2 + 1;
+        let f3: Vec<f64> = (0..n * n * n)
+            .map(|i| ((i * 7919) % 101) as f64 / 10.0 - 3.0)
+            .collect();
+        let spec = plan.forward_3d(&mut f3.clone());
+        for a in 0..n {
+            for b in 0..n {
+                for c in 0..nc {
+                    let want = naive(&f3, n, 3, &[a, b, c]);
+                    assert!(
+                        (spec[(a * n + b) * nc + c] - want).norm() < 1e-9,
+                        "3D mode ({a},{b},{c})"
+                    );
+                }
+            }
+        }
+        let back = plan.inverse_3d(&mut spec.clone());
+        for (x, y) in back.iter().zip(&f3) {
+            assert!((x / (n * n * n) as f64 - y).abs() < 1e-12);
+        }
+        let f2: Vec<f64> = (0..n * n).map(|i| ((i * 31) % 17) as f64 - 8.0).collect();
+        let spec = plan.forward_2d(&mut f2.clone());
+        for a in 0..n {
+            for c in 0..nc {
+                assert!(
+                    (spec[a * nc + c] - naive(&f2, n, 2, &[a, c])).norm() < 1e-9,
+                    "2D mode ({a},{c})"
+                );
+            }
+        }
+        let back = plan.inverse_2d(&mut spec.clone());
+        for (x, y) in back.iter().zip(&f2) {
+            assert!((x / (n * n) as f64 - y).abs() < 1e-12);
+        }
     }
 }

@@ -32,7 +32,10 @@ pub enum SimError {
     #[error("invalid parameter: {0}")]
     Param(String),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {msg}")]
     File { path: String, msg: String },
 }
@@ -85,7 +88,16 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { particles: 64, mesh: 128, box_size: 25.0, steps: 20, z_init: 19.0, map_res: 256, slabs: 5, cloud: None }
+        SimConfig {
+            particles: 64,
+            mesh: 128,
+            box_size: 25.0,
+            steps: 20,
+            z_init: 19.0,
+            map_res: 256,
+            slabs: 5,
+            cloud: None,
+        }
     }
 }
 
@@ -94,7 +106,9 @@ impl SimConfig {
     pub fn validate(&self) -> Result<(), SimError> {
         let even = |name: &str, v: usize, min: usize| {
             if v < min || v % 2 != 0 {
-                Err(SimError::Param(format!("{name} = {v} must be even and at least {min}")))
+                Err(SimError::Param(format!(
+                    "{name} = {v} must be even and at least {min}"
+                )))
             } else {
                 Ok(())
             }
@@ -103,13 +117,19 @@ impl SimConfig {
         even("mesh", self.mesh, 4)?;
         even("map_res", self.map_res, 4)?;
         if !(self.box_size.is_finite() && self.box_size > 0.0) {
-            return Err(SimError::Param(format!("box = {} must be a positive length in Mpc/h", self.box_size)));
+            return Err(SimError::Param(format!(
+                "box = {} must be a positive length in Mpc/h",
+                self.box_size
+            )));
         }
         if self.steps == 0 {
             return Err(SimError::Param("steps must be at least 1".into()));
         }
         if !(self.z_init.is_finite() && self.z_init > 0.0) {
-            return Err(SimError::Param(format!("z_init = {} must be > 0", self.z_init)));
+            return Err(SimError::Param(format!(
+                "z_init = {} must be > 0",
+                self.z_init
+            )));
         }
         if self.slabs == 0 {
             return Err(SimError::Param("slabs must be at least 1".into()));
@@ -125,7 +145,8 @@ impl SimConfig {
     /// Mass of one particle in the CDM maps (M_sun/h): the particles trace all matter, but like
     /// CAMELS `Mcdm` the maps count the CDM share only, Ω_cdm = Ω_m − Ω_b.
     pub fn cdm_particle_mass(&self, p: &CosmoParams) -> f64 {
-        (p.omega_m - p.omega_b) * cosmology::RHO_CRIT_0 * self.box_size.powi(3) / (self.particles as f64).powi(3)
+        (p.omega_m - p.omega_b) * cosmology::RHO_CRIT_0 * self.box_size.powi(3)
+            / (self.particles as f64).powi(3)
     }
 }
 
@@ -138,14 +159,28 @@ pub struct SimOutput {
 
 /// Runs one simulation: 2LPT at z_init, PM to z = 0, projected maps. `on_step` is called after
 /// every PM step. Deterministic in `seed`.
-pub fn simulate(cfg: &SimConfig, params: CosmoParams, seed: u64, on_step: impl FnMut(usize)) -> Result<SimOutput, SimError> {
+pub fn simulate(
+    cfg: &SimConfig,
+    params: CosmoParams,
+    seed: u64,
+    on_step: impl FnMut(usize),
+) -> Result<SimOutput, SimError> {
     cfg.validate()?;
     let cosmo = Cosmology::new(params)?;
     let a_init = 1.0 / (1.0 + cfg.z_init);
     let mut particles = lpt::initial_conditions(&cosmo, cfg.particles, cfg.box_size, a_init, seed);
     let pm = pm::ParticleMesh::new(cfg.mesh, cfg.box_size);
     pm::evolve(&mut particles, &cosmo, &pm, 1.0, cfg.steps, on_step);
-    let cloud = cfg.cloud.unwrap_or_else(|| maps::default_cloud(cfg.particles, cfg.map_res));
-    let maps = maps::projected_maps(&particles.pos, cfg.box_size, cfg.cdm_particle_mass(&params), cfg.map_res, cfg.slabs, cloud);
+    let cloud = cfg
+        .cloud
+        .unwrap_or_else(|| maps::default_cloud(cfg.particles, cfg.map_res));
+    let maps = maps::projected_maps(
+        &particles.pos,
+        cfg.box_size,
+        cfg.cdm_particle_mass(&params),
+        cfg.map_res,
+        cfg.slabs,
+        cloud,
+    );
     Ok(SimOutput { particles, maps })
 }

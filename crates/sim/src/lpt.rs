@@ -16,7 +16,11 @@ use std::f64::consts::PI;
 
 /// Real-space field from `spec` multiplied mode by mode with `mult(k_int)` (k_int the integer
 /// wavenumbers), divided by n³ so that it is the inverse of the forward DFT.
-fn filtered(plan: &FftPlan, spec: &[Complex64], mult: impl Fn([i64; 3]) -> Complex64 + Sync) -> Vec<f64> {
+fn filtered(
+    plan: &FftPlan,
+    spec: &[Complex64],
+    mult: impl Fn([i64; 3]) -> Complex64 + Sync,
+) -> Vec<f64> {
     let n = plan.n();
     let mut s = spec.to_vec();
     par_modes_3d(n, &mut s, |z, k| *z *= mult(k));
@@ -39,7 +43,11 @@ pub(crate) fn ik(k: i64, n: usize, kf: f64) -> f64 {
 
 /// The two displacement fields (each 3 components of N_p³ values) for the linear density modes
 /// `delta` at z = 0 (half spectrum, unnormalised-DFT convention).
-pub fn lpt_displacements(plan: &FftPlan, box_size: f64, delta: &[Complex64]) -> ([Vec<f64>; 3], [Vec<f64>; 3]) {
+pub fn lpt_displacements(
+    plan: &FftPlan,
+    box_size: f64,
+    delta: &[Complex64],
+) -> ([Vec<f64>; 3], [Vec<f64>; 3]) {
     let n = plan.n();
     let kf = 2.0 * PI / box_size;
     let k2 = |k: [i64; 3]| kf * kf * (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]) as f64;
@@ -61,7 +69,11 @@ pub fn lpt_displacements(plan: &FftPlan, box_size: f64, delta: &[Complex64]) -> 
             if kk == 0.0 {
                 return Complex64::default();
             }
-            let v = if i == j { (kf * k[i] as f64).powi(2) } else { ik(k[i], n, kf) * ik(k[j], n, kf) };
+            let v = if i == j {
+                (kf * k[i] as f64).powi(2)
+            } else {
+                ik(k[i], n, kf) * ik(k[j], n, kf)
+            };
             Complex64::new(v / kk, 0.0)
         })
     };
@@ -70,7 +82,10 @@ pub fn lpt_displacements(plan: &FftPlan, box_size: f64, delta: &[Complex64]) -> 
     let mut src: Vec<f64> = (0..pxx.len())
         .into_par_iter()
         .map(|i| {
-            pxx[i] * pyy[i] + pxx[i] * pzz[i] + pyy[i] * pzz[i] - pxy[i] * pxy[i] - pxz[i] * pxz[i] - pyz[i] * pyz[i]
+            pxx[i] * pyy[i] + pxx[i] * pzz[i] + pyy[i] * pzz[i]
+                - pxy[i] * pxy[i]
+                - pxz[i] * pxz[i]
+                - pyz[i] * pyz[i]
         })
         .collect();
     let src_k = plan.forward_3d(&mut src);
@@ -90,7 +105,13 @@ pub fn lpt_displacements(plan: &FftPlan, box_size: f64, delta: &[Complex64]) -> 
 
 /// 2LPT particles at scale factor `a_init`: N_p³ particles on a lattice in a periodic box of side
 /// `box_size` (Mpc/h), Gaussian linear field of `cosmo` drawn with `seed`.
-pub fn initial_conditions(cosmo: &Cosmology, n_side: usize, box_size: f64, a_init: f64, seed: u64) -> Particles {
+pub fn initial_conditions(
+    cosmo: &Cosmology,
+    n_side: usize,
+    box_size: f64,
+    a_init: f64,
+    seed: u64,
+) -> Particles {
     let plan = FftPlan::new(n_side);
     let delta = gaussian_modes_3d(&plan, box_size, |k| cosmo.power_linear(k), seed);
     let (s1, s2) = lpt_displacements(&plan, box_size, &delta);
@@ -105,7 +126,11 @@ pub fn initial_conditions(cosmo: &Cosmology, n_side: usize, box_size: f64, a_ini
     let (pos, mom): (Vec<[f64; 3]>, Vec<[f64; 3]>) = (0..n * n * n)
         .into_par_iter()
         .map(|idx| {
-            let q = [(idx / (n * n)) as f64 * cell, ((idx / n) % n) as f64 * cell, (idx % n) as f64 * cell];
+            let q = [
+                (idx / (n * n)) as f64 * cell,
+                ((idx / n) % n) as f64 * cell,
+                (idx % n) as f64 * cell,
+            ];
             let mut x = [0.0; 3];
             let mut p = [0.0; 3];
             for d in 0..3 {
@@ -121,5 +146,11 @@ pub fn initial_conditions(cosmo: &Cosmology, n_side: usize, box_size: f64, a_ini
             (x, p)
         })
         .unzip();
-    Particles { pos, mom, a: a_init, box_size, n_side }
+    Particles {
+        pos,
+        mom,
+        a: a_init,
+        box_size,
+        n_side,
+    }
 }

@@ -67,19 +67,35 @@ fn deposit(points: &[[f64; 2]], n: usize, cloud: f64, weight: f64) -> Array2<f64
 
 /// The 3 × `slabs` projected surface-density maps of particles at `pos` (Mpc/h, in [0, L)), each
 /// of mass `particle_mass` (M_sun/h), on `res`² pixels with tent half-width `cloud` pixels.
-pub fn projected_maps(pos: &[[f64; 3]], box_size: f64, particle_mass: f64, res: usize, slabs: usize, cloud: f64) -> Vec<Array2<f32>> {
+pub fn projected_maps(
+    pos: &[[f64; 3]],
+    box_size: f64,
+    particle_mass: f64,
+    res: usize,
+    slabs: usize,
+    cloud: f64,
+) -> Vec<Array2<f32>> {
     let pix = box_size / res as f64;
     let weight = particle_mass / (pix * pix);
-    let jobs: Vec<(usize, usize)> = (0..3).flat_map(|ax| (0..slabs).map(move |s| (ax, s))).collect();
+    let jobs: Vec<(usize, usize)> = (0..3)
+        .flat_map(|ax| (0..slabs).map(move |s| (ax, s)))
+        .collect();
     jobs.par_iter()
         .map(|&(ax, s)| {
-            let (lo, hi) = (s as f64 * box_size / slabs as f64, (s + 1) as f64 * box_size / slabs as f64);
+            let (lo, hi) = (
+                s as f64 * box_size / slabs as f64,
+                (s + 1) as f64 * box_size / slabs as f64,
+            );
             let (u, v) = match ax {
                 0 => (1, 2),
                 1 => (0, 2),
                 _ => (0, 1),
             };
-            let pts: Vec<[f64; 2]> = pos.iter().filter(|x| x[ax] >= lo && x[ax] < hi).map(|x| [x[u] / pix, x[v] / pix]).collect();
+            let pts: Vec<[f64; 2]> = pos
+                .iter()
+                .filter(|x| x[ax] >= lo && x[ax] < hi)
+                .map(|x| [x[u] / pix, x[v] / pix])
+                .collect();
             deposit(&pts, res, cloud, weight).mapv(|x| x as f32)
         })
         .collect()

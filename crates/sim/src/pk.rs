@@ -45,7 +45,11 @@ struct Acc {
 
 impl Acc {
     fn new(nb: usize) -> Self {
-        Acc { sum_p: vec![0.0; nb + 1], sum_q: vec![0.0; nb + 1], cnt: vec![0.0; nb + 1] }
+        Acc {
+            sum_p: vec![0.0; nb + 1],
+            sum_q: vec![0.0; nb + 1],
+            cnt: vec![0.0; nb + 1],
+        }
     }
     fn add(&mut self, q2: i64, p: f64) {
         let q = (q2 as f64).sqrt();
@@ -58,7 +62,12 @@ impl Acc {
         self.cnt[b] += 1.0;
     }
     fn finish(self, kf: f64, norm: f64) -> PowerSpectrum {
-        let mut out = PowerSpectrum { k: vec![], pk: vec![], nmodes: vec![], bin: vec![] };
+        let mut out = PowerSpectrum {
+            k: vec![],
+            pk: vec![],
+            nmodes: vec![],
+            bin: vec![],
+        };
         for b in 1..self.cnt.len() {
             if self.cnt[b] > 0.0 {
                 out.k.push(kf * self.sum_q[b] / self.cnt[b]);
@@ -74,9 +83,16 @@ impl Acc {
 /// 3D power spectrum of an n³ field in a box of side `box_size` (Mpc/h). With `deconvolve_cic`
 /// the estimate of each mode is divided by the CIC window W²(k) = Π_i sinc⁴(πk_i/N) (for fields
 /// made by CIC assignment of particles).
-pub fn power_spectrum_3d(field: ArrayView3<f64>, box_size: f64, deconvolve_cic: bool) -> PowerSpectrum {
+pub fn power_spectrum_3d(
+    field: ArrayView3<f64>,
+    box_size: f64,
+    deconvolve_cic: bool,
+) -> PowerSpectrum {
     let n = field.shape()[0];
-    assert!(field.shape() == [n, n, n] && n % 2 == 0, "need an even cubic grid");
+    assert!(
+        field.shape() == [n, n, n] && n % 2 == 0,
+        "need an even cubic grid"
+    );
     let plan = FftPlan::new(n);
     let mut buf: Vec<f64> = field.iter().copied().collect();
     let spec = plan.forward_3d(&mut buf);
@@ -107,7 +123,10 @@ pub fn power_spectrum_3d(field: ArrayView3<f64>, box_size: f64, deconvolve_cic: 
 /// 2D power spectrum of an n×n field (same convention as the stats crate's `Pk_plane` port).
 pub fn power_spectrum_2d(field: ArrayView2<f64>, box_size: f64) -> PowerSpectrum {
     let n = field.shape()[0];
-    assert!(field.shape() == [n, n] && n % 2 == 0, "need an even square grid");
+    assert!(
+        field.shape() == [n, n] && n % 2 == 0,
+        "need an even square grid"
+    );
     let plan = FftPlan::new(n);
     let mut buf: Vec<f64> = field.iter().copied().collect();
     let spec = plan.forward_2d(&mut buf);

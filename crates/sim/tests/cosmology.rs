@@ -35,18 +35,28 @@ fn growth_matches_closed_form_and_cpt() {
         for &a in &[0.02, 0.1, 0.3, 0.5, 0.8, 1.0] {
             let d = c.growth(a);
             let exact = growth_hypergeometric(a, om);
-            assert!((d / exact - 1.0).abs() < 1e-6, "Ω_m={om} a={a}: D={d} vs exact {exact}");
+            assert!(
+                (d / exact - 1.0).abs() < 1e-6,
+                "Ω_m={om} a={a}: D={d} vs exact {exact}"
+            );
             // CPT is a fit: within 0.5% for Ω_m ≥ 0.3; it drifts to 2% at Ω_m = 0.1 (a = 1).
             let cpt = growth_cpt(a, om);
             let tol = if om >= 0.3 { 5e-3 } else { 2.5e-2 };
-            assert!((d / cpt - 1.0).abs() < tol, "Ω_m={om} a={a}: D={d} vs CPT {cpt}");
+            assert!(
+                (d / cpt - 1.0).abs() < tol,
+                "Ω_m={om} a={a}: D={d} vs CPT {cpt}"
+            );
         }
         // Early-time normalisation D → a.
         assert!((c.growth(1e-3) / 1e-3 - 1.0).abs() < 1e-4);
     }
     // A tabulated value: D(1) = 0.7789 for Ω_m = 0.3 (e.g. Hamilton 2001 / CAMB ratio), to 0.1%.
     let c = Cosmology::new(CosmoParams::with(0.3, 0.8)).unwrap();
-    assert!((c.growth(1.0) / 0.7789 - 1.0).abs() < 1e-3, "D(1) = {}", c.growth(1.0));
+    assert!(
+        (c.growth(1.0) / 0.7789 - 1.0).abs() < 1e-3,
+        "D(1) = {}",
+        c.growth(1.0)
+    );
 }
 
 #[test]
@@ -54,8 +64,13 @@ fn growth_rate_is_log_derivative() {
     let c = Cosmology::new(CosmoParams::with(0.27, 0.8)).unwrap();
     for &a in &[0.05, 0.2, 0.6, 1.0] {
         let h = 1e-4;
-        let num = ((c.growth(a * (1.0 + h))).ln() - (c.growth(a * (1.0 - h))).ln()) / ((1.0 + h).ln() - (1.0 - h).ln());
-        assert!((c.growth_rate(a) - num).abs() < 1e-6, "a={a}: f={} numeric {num}", c.growth_rate(a));
+        let num = ((c.growth(a * (1.0 + h))).ln() - (c.growth(a * (1.0 - h))).ln())
+            / ((1.0 + h).ln() - (1.0 - h).ln());
+        assert!(
+            (c.growth_rate(a) - num).abs() < 1e-6,
+            "a={a}: f={} numeric {num}",
+            c.growth_rate(a)
+        );
     }
     // f ≈ Ω_m(a)^0.55 (Linder 2005) to 1%.
     let f = c.growth_rate(1.0);
@@ -81,7 +96,10 @@ fn sigma8_normalisation() {
             prev = Some((k, f));
         }
         let sigma8 = (s / (2.0 * std::f64::consts::PI.powi(2))).sqrt();
-        assert!((sigma8 / s8 - 1.0).abs() < 1e-3, "Ω_m={om}: σ8 back = {sigma8}, want {s8}");
+        assert!(
+            (sigma8 / s8 - 1.0).abs() < 1e-3,
+            "Ω_m={om}: σ8 back = {sigma8}, want {s8}"
+        );
     }
 }
 
@@ -102,15 +120,24 @@ fn eisenstein_hu_transfer_sane() {
     let p = c.params;
     let (omhh, obhh) = (p.omega_m * p.h * p.h, p.omega_b * p.h * p.h);
     let s_fit = 44.5 * (9.83 / omhh).ln() / (1.0 + 10.0 * obhh.powf(0.75)).sqrt() * p.h;
-    assert!((c.sound_horizon() / s_fit - 1.0).abs() < 0.02, "s = {} vs {s_fit}", c.sound_horizon());
+    assert!(
+        (c.sound_horizon() / s_fit - 1.0).abs() < 0.02,
+        "s = {} vs {s_fit}",
+        c.sound_horizon()
+    );
     // The wiggles are there: T/T_nw oscillates around 1 between 0.05 and 0.3 h/Mpc.
-    let dev: Vec<f64> = (0..100).map(|i| 0.05 + 0.0025 * i as f64).map(|k| c.transfer(k) / c.transfer_nowiggle(k) - 1.0).collect();
+    let dev: Vec<f64> = (0..100)
+        .map(|i| 0.05 + 0.0025 * i as f64)
+        .map(|k| c.transfer(k) / c.transfer_nowiggle(k) - 1.0)
+        .collect();
     assert!(dev.iter().any(|&d| d > 0.01) && dev.iter().any(|&d| d < -0.01));
 }
 
 #[test]
 fn bad_parameters_are_rejected() {
-    let e = Cosmology::new(CosmoParams::with(1.5, 0.8)).unwrap_err().to_string();
+    let e = Cosmology::new(CosmoParams::with(1.5, 0.8))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("omega_m"), "{e}");
     assert!(Cosmology::new(CosmoParams::with(0.3, f64::NAN)).is_err());
 }
