@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug, Clone)]
 pub struct MeasureArgs {
     /// Box side L in Mpc/h (25 for CAMELS); sets the k axis, k_F = 2π/L.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub box_size: f64,
     /// Applied to every map before all statistics: identity, log10 or overdensity (ρ/ρ̄ − 1).
     #[arg(long, default_value = "identity")]
