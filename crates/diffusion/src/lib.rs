@@ -3,10 +3,14 @@
 pub use tch;
 
 pub mod analytic;
+pub mod checkpoint;
 pub mod config;
+pub mod ema;
+pub mod model;
 pub mod nn;
 pub mod sampler;
 pub mod schedule;
+pub mod train;
 pub mod unet;
 
 /// Name of the device a run uses: CUDA when available, else CPU.

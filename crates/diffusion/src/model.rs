@@ -1,0 +1,59 @@
+//! A U-Net together with its noise schedule and objective, usable by the samplers as a
+//! [`Denoiser`].
+
+use crate::config::{Prediction, RunConfig};
+use crate::sampler::Denoiser;
+use crate::schedule::NoiseSchedule;
+use crate::unet::UNet;
+use tch::{nn::VarStore, Device, Tensor};
+
+/// A network's variables and forward function.
+pub struct Net {
+    pub vs: VarStore,
+    pub unet: UNet,
+}
+
+impl Net {
+    /// Builds the network of `cfg` on `device`, initialised (like PyTorch) from torch's global
+    /// generator, which this seeds with `init_seed`.
+    pub fn new(cfg: &RunConfig, device: Device, init_seed: u64) -> Result<Self, String> {
+        tch::manual_seed(init_seed as i64);
+        let vs = VarStore::new(device);
+        let unet = UNet::new(&vs.root(), &cfg.unet)?;
+        Ok(Self { vs, unet })
+    }
+
+    /// The variables sorted by name: the fixed order used by the optimiser, the EMA and the
+    /// checkpoint.
+    pub fn named_params(&self) -> Vec<(String, Tensor)> {
+        let mut v: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    pub fn num_params(&self) -> i64 {
+        self.vs.variables().values().map(|t| t.numel() as i64).sum()
+    }
+}
+
+/// A trained network seen by the samplers: returns ε̂ whatever the network predicts.
+pub struct NetDenoiser<'a> {
+    pub unet: &'a UNet,
+    pub schedule: &'a NoiseSchedule,
+    pub prediction: Prediction,
+    /// Conditioning vectors [B, cond_dim] for the batch being sampled (None if unconditional).
+    pub cond: Option<Tensor>,
+}
+
+impl Denoiser for NetDenoiser<'_> {
+    fn predict_eps(&self, x_t: &Tensor, t: &Tensor) -> Tensor {
+        tch::no_grad(|| {
+            let t = t.to_device(x_t.device());
+            let out = self.unet.forward(x_t, &t, self.cond.as_ref(), false);
+            match self.prediction {
+                Prediction::Eps => out,
+                Prediction::V => self.schedule.eps_from_v(x_t, &t, &out),
+            }
+        })
+    }
+}

@@ -1,0 +1,604 @@
+//! Training: AdamW with warm-up/decay and gradient clipping, EMA, exact resume, metrics log,
+//! progress bar, sample grids and atomic checkpoints.
+//!
+//! Determinism: the randomness of optimiser step `s` (timesteps, noise, dropout seed) is drawn
+//! from a ChaCha8 stream that depends only on `(seed, s)`, and the batch comes from a
+//! [`BatchSource`] that is itself a pure function of the step. So resuming from a checkpoint
+//! at step `s` reproduces an uninterrupted run bit for bit (on the same device and thread
+//! count) without saving any generator state.
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::config::{Loss, Prediction, RunConfig};
+use crate::ema::Ema;
+use crate::model::{Net, NetDenoiser};
+use crate::sampler::{self, SamplerConfig};
+use crate::schedule::NoiseSchedule;
+use anyhow::{Context, Result};
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{Device, Kind, Reduction, Tensor};
+
+/// A training batch: normalised fields `[B, N, N]` and optional conditioning rows `[B, D]`.
+pub struct Batch {
+    pub fields: ndarray::Array3<f32>,
+    pub cond: Option<ndarray::Array2<f32>>,
+}
+
+/// Where batches come from. `batch_at` must be a pure function of `(step, batch_size)` (and
+/// the source's own seed) for `--resume` to be exact.
+pub trait BatchSource {
+    fn batch_at(&self, step: u64, batch_size: usize) -> Result<Batch>;
+    /// Side length N of the square fields.
+    fn field_size(&self) -> usize;
+}
+
+/// The ChaCha8 stream of optimiser step `step`: one stream per step of one seeded family.
+pub fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
+    // Distinct from other consumers of the same user seed (data order, sampling).
+    let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x7472_6169_6e5f_7374);
+    r.set_stream(step);
+    r
+}
+
+/// AdamW (Loshchilov & Hutter) on plain tensors, exactly PyTorch's `torch.optim.AdamW`
+/// update (non-amsgrad, decoupled decay), with its moments exposed so they can be saved.
+pub struct AdamW {
+    pub params: Vec<(String, Tensor)>,
+    pub m: Vec<Tensor>,
+    pub v: Vec<Tensor>,
+    /// Number of updates done (PyTorch's `state["step"]`).
+    pub t: u64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+impl AdamW {
+    pub fn new(
+        params: Vec<(String, Tensor)>,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    ) -> Self {
+        let m = params.iter().map(|(_, p)| p.zeros_like()).collect();
+        let v = params.iter().map(|(_, p)| p.zeros_like()).collect();
+        Self {
+            params,
+            m,
+            v,
+            t: 0,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+        }
+    }
+
+    pub fn zero_grad(&mut self) {
+        for (_, p) in &mut self.params {
+            p.zero_grad();
+        }
+    }
+
+    /// Global L2 norm of the gradients; with `max_norm > 0`, scales them down to at most
+    /// `max_norm` (PyTorch `clip_grad_norm_`: factor `max_norm/(norm + 1e-6)`, capped at 1).
+    pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
+        tch::no_grad(|| {
+            let norms: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad().norm()).collect();
+            let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
+            if max_norm > 0.0 {
+                let coef = max_norm / (total + 1e-6);
+                if coef < 1.0 {
+                    for (_, p) in &self.params {
+                        let _ = p.grad().g_mul_scalar_(coef);
+                    }
+                }
+            }
+            total
+        })
+    }
+
+    /// One update with learning rate `lr`.
+    pub fn step(&mut self, lr: f64) {
+        self.t += 1;
+        let (b1, b2) = (self.beta1, self.beta2);
+        let bc1 = 1.0 - b1.powi(self.t as i32);
+        let bc2_sqrt = (1.0 - b2.powi(self.t as i32)).sqrt();
+        tch::no_grad(|| {
+            for (((_, p), m), v) in self.params.iter().zip(&mut self.m).zip(&mut self.v) {
+                let g = p.grad();
+                let mut p = p.shallow_clone();
+                if self.weight_decay != 0.0 {
+                    let _ = p.g_mul_scalar_(1.0 - lr * self.weight_decay);
+                }
+                let _ = m.g_mul_scalar_(b1);
+                let _ = m.g_add_(&(&g * (1.0 - b1)));
+                let _ = v.g_mul_scalar_(b2);
+                let _ = v.g_add_(&(&g * &g * (1.0 - b2)));
+                let denom = v.sqrt() / bc2_sqrt + self.eps;
+                let _ = p.g_sub_(&(&*m / denom * (lr / bc1)));
+            }
+        });
+    }
+}
+
+/// What one optimiser step reports.
+#[derive(Clone, Copy, Debug)]
+pub struct StepStats {
+    /// The step just taken (0-based).
+    pub step: u64,
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub lr: f64,
+}
+
+/// A model being trained: network, EMA, optimiser and position.
+pub struct Trainer {
+    pub cfg: RunConfig,
+    pub schedule: NoiseSchedule,
+    pub net: Net,
+    pub ema: Ema,
+    pub opt: AdamW,
+    pub seed: u64,
+    /// Optimiser steps done so far (= index of the next step).
+    pub step: u64,
+    /// Training wall time accumulated over all sessions, seconds.
+    pub wall_s: f64,
+    pub device: Device,
+}
+
+impl Trainer {
+    /// A fresh run: weights initialised from `seed`.
+    pub fn new(cfg: RunConfig, seed: u64, device: Device) -> Result<Self> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let schedule = cfg.diffusion.schedule.build()?;
+        let net = Net::new(&cfg, device, seed).map_err(anyhow::Error::msg)?;
+        let ema_net = Net::new(&cfg, device, seed).map_err(anyhow::Error::msg)?;
+        let ema = Ema::new(ema_net, &net, cfg.train.ema_decay, cfg.train.ema_start);
+        let t = &cfg.train;
+        let opt = AdamW::new(net.named_params(), t.beta1, t.beta2, t.eps, t.weight_decay);
+        Ok(Self {
+            cfg,
+            schedule,
+            net,
+            ema,
+            opt,
+            seed,
+            step: 0,
+            wall_s: 0.0,
+            device,
+        })
+    }
+
+    /// Restores a run from a checkpoint exactly (weights, EMA, optimiser moments and step).
+    pub fn from_checkpoint(ck: &Checkpoint, device: Device) -> Result<Self> {
+        let mut tr = Self::new(ck.config.clone(), ck.seed, device)?;
+        let load = |dst: &[(String, Tensor)], prefix: &str| {
+            checkpoint::load_into(dst, &ck.group(prefix), prefix).map_err(anyhow::Error::msg)
+        };
+        load(&tr.net.named_params(), "model")?;
+        load(&tr.ema.net.named_params(), "ema")?;
+        let names: Vec<String> = tr.opt.params.iter().map(|(n, _)| n.clone()).collect();
+        let pair = |ts: &[Tensor]| -> Vec<(String, Tensor)> {
+            names
+                .iter()
+                .cloned()
+                .zip(ts.iter().map(|t| t.shallow_clone()))
+                .collect()
+        };
+        load(&pair(&tr.opt.m), "adam_m")?;
+        load(&pair(&tr.opt.v), "adam_v")?;
+        tr.opt.t = ck.adam_step;
+        tr.step = ck.step;
+        tr.wall_s = ck.wall_s;
+        Ok(tr)
+    }
+
+    /// Timesteps `[B]` (uniform in 0..T) and noise `[B, 1, N, N]` of step `step`, plus a seed
+    /// for torch's generator (dropout): a pure function of `(seed, step)`.
+    pub fn step_randomness(&self, step: u64, b: usize, n: usize) -> (Tensor, Tensor, u64) {
+        let mut rng = step_rng(self.seed, step);
+        let tn = self.schedule.timesteps() as i64;
+        let t: Vec<i64> = (0..b).map(|_| rng.gen_range(0..tn)).collect();
+        let noise: Vec<f32> = (0..b * n * n)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let torch_seed = rng.next_u64() >> 1;
+        let t = Tensor::from_slice(&t).to_device(self.device);
+        let noise = Tensor::from_slice(&noise)
+            .view([b as i64, 1, n as i64, n as i64])
+            .to_device(self.device);
+        (t, noise, torch_seed)
+    }
+
+    /// One optimiser step on the batch `x0` `[B, 1, N, N]` (normalised fields, on any device).
+    pub fn train_step(&mut self, x0: &Tensor, cond: Option<&Tensor>) -> StepStats {
+        let step = self.step;
+        let s = x0.size();
+        let (t, noise, torch_seed) = self.step_randomness(step, s[0] as usize, s[2] as usize);
+        tch::manual_seed(torch_seed as i64);
+        let x0 = x0.to_device(self.device).to_kind(Kind::Float);
+        let cond = cond.map(|c| c.to_device(self.device));
+        let x_t = self.schedule.q_sample(&x0, &noise, &t);
+        let target = match self.cfg.diffusion.prediction {
+            Prediction::Eps => noise,
+            Prediction::V => self.schedule.v_target(&x0, &noise, &t),
+        };
+        let out = self.net.unet.forward(&x_t, &t, cond.as_ref(), true);
+        let loss = match self.cfg.diffusion.loss {
+            Loss::Huber => out.smooth_l1_loss(&target, Reduction::Mean, 1.0),
+            Loss::Mse => out.mse_loss(&target, Reduction::Mean),
+        };
+        self.opt.zero_grad();
+        loss.backward();
+        let grad_norm = self.opt.clip_grad_norm(self.cfg.train.grad_clip);
+        let lr = self.cfg.lr_at(step);
+        self.opt.step(lr);
+        self.ema.update(&self.net, step);
+        self.step += 1;
+        StepStats {
+            step,
+            loss: loss.double_value(&[]),
+            grad_norm,
+            lr,
+        }
+    }
+
+    /// Runs step `self.step` on the batch `data` provides for it.
+    pub fn train_step_from(&mut self, data: &dyn BatchSource) -> Result<StepStats> {
+        let b = data.batch_at(self.step, self.cfg.train.batch_size)?;
+        let (x0, cond) = batch_tensors(&b);
+        Ok(self.train_step(&x0, cond.as_ref()))
+    }
+
+    /// All state as named tensors in checkpoint layout.
+    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (n, t) in self.net.named_params() {
+            out.push((format!("model/{n}"), t));
+        }
+        for (n, t) in self.ema.net.named_params() {
+            out.push((format!("ema/{n}"), t));
+        }
+        for (((n, _), m), v) in self.opt.params.iter().zip(&self.opt.m).zip(&self.opt.v) {
+            out.push((format!("adam_m/{n}"), m.shallow_clone()));
+            out.push((format!("adam_v/{n}"), v.shallow_clone()));
+        }
+        out
+    }
+
+    fn meta(&self, normalisation: Option<&str>) -> HashMap<String, String> {
+        let mut m = HashMap::new();
+        m.insert("format".into(), checkpoint::FORMAT.into());
+        m.insert("step".into(), self.step.to_string());
+        m.insert("seed".into(), self.seed.to_string());
+        m.insert("adam_step".into(), self.opt.t.to_string());
+        m.insert("wall_s".into(), format!("{}", self.wall_s));
+        m.insert(
+            "config".into(),
+            serde_json::to_string(&self.cfg).expect("config serialises"),
+        );
+        if let Some(n) = normalisation {
+            m.insert("normalisation".into(), n.to_string());
+        }
+        m
+    }
+
+    /// Writes the checkpoint atomically to `path`.
+    pub fn save(
+        &self,
+        path: &Path,
+        normalisation: Option<&str>,
+    ) -> Result<(), checkpoint::CheckpointError> {
+        checkpoint::write_atomic(path, &self.state_tensors(), self.meta(normalisation))
+    }
+
+    /// [`Trainer::save`] with a hook between writing the temporary file and renaming it.
+    pub fn save_with_hook(
+        &self,
+        path: &Path,
+        normalisation: Option<&str>,
+        hook: impl FnOnce() -> std::io::Result<()>,
+    ) -> Result<(), checkpoint::CheckpointError> {
+        checkpoint::write_atomic_with_hook(
+            path,
+            &self.state_tensors(),
+            self.meta(normalisation),
+            hook,
+        )
+    }
+}
+
+/// The batch as tensors: fields `[B, 1, N, N]` and conditioning `[B, D]`.
+pub fn batch_tensors(b: &Batch) -> (Tensor, Option<Tensor>) {
+    let (bs, n, m) = b.fields.dim();
+    let v: Vec<f32> = b.fields.iter().copied().collect();
+    let x = Tensor::from_slice(&v).view([bs as i64, 1, n as i64, m as i64]);
+    let c = b.cond.as_ref().map(|c| {
+        let (r, d) = c.dim();
+        let v: Vec<f32> = c.iter().copied().collect();
+        Tensor::from_slice(&v).view([r as i64, d as i64])
+    });
+    (x, c)
+}
+
+/// Options of a training session.
+pub struct LoopOptions {
+    pub run_dir: PathBuf,
+    /// Train until this many optimiser steps have been done in total.
+    pub total_steps: Option<u64>,
+    /// Stop after this many minutes of this session.
+    pub minutes: Option<f64>,
+    /// The data layer's normalisation (JSON), stored in every checkpoint.
+    pub normalisation: Option<String>,
+    /// Show the progress bar (it is hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(serde::Serialize)]
+struct MetricsLine {
+    step: u64,
+    loss: f64,
+    lr: f64,
+    grad_norm: f64,
+    samples_per_s: f64,
+    wall_s: f64,
+}
+
+/// Trains `tr` on `data` until the step or time budget is spent, writing into `run_dir`:
+/// `metrics.jsonl` (appended; lines past the resumed step are dropped), `checkpoint.safetensors`
+/// every `checkpoint_every` steps and at the end, `samples/step_XXXXXXX.png` every
+/// `sample_every` steps. Returns the stats of the last step.
+pub fn run(
+    tr: &mut Trainer,
+    data: &dyn BatchSource,
+    opts: &LoopOptions,
+) -> Result<Option<StepStats>> {
+    if opts.total_steps.is_none() && opts.minutes.is_none() {
+        anyhow::bail!("give a budget: a number of steps or of minutes");
+    }
+    std::fs::create_dir_all(&opts.run_dir)
+        .with_context(|| format!("creating {}", opts.run_dir.display()))?;
+    let metrics_path = opts.run_dir.join("metrics.jsonl");
+    truncate_metrics(&metrics_path, tr.step)?;
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)
+        .with_context(|| format!("opening {}", metrics_path.display()))?;
+    let ck_path = opts.run_dir.join(checkpoint::FILE_NAME);
+    let tc = tr.cfg.train.clone();
+    let start = Instant::now();
+    let wall0 = tr.wall_s;
+    let deadline = opts.minutes.map(|m| m * 60.0);
+    let bar = progress_bar(opts, tr.step);
+    let (mut loss_acc, mut gn_acc, mut n_acc) = (0.0, 0.0, 0u64);
+    let mut last_log = Instant::now();
+    let mut last = None;
+    loop {
+        if opts.total_steps.is_some_and(|n| tr.step >= n) {
+            break;
+        }
+        if deadline.is_some_and(|d| start.elapsed().as_secs_f64() >= d) {
+            break;
+        }
+        let s = tr.train_step_from(data)?;
+        if !s.loss.is_finite() {
+            anyhow::bail!(
+                "loss became {} at step {} (lr {:.3e}); lower train.lr or enable grad_clip",
+                s.loss,
+                s.step,
+                s.lr
+            );
+        }
+        tr.wall_s = wall0 + start.elapsed().as_secs_f64();
+        last = Some(s);
+        (loss_acc, gn_acc, n_acc) = (loss_acc + s.loss, gn_acc + s.grad_norm, n_acc + 1);
+        let done = tr.step;
+        if done % tc.log_every.max(1) == 0 {
+            let dt = last_log.elapsed().as_secs_f64();
+            let line = MetricsLine {
+                step: done,
+                loss: loss_acc / n_acc as f64,
+                lr: s.lr,
+                grad_norm: gn_acc / n_acc as f64,
+                samples_per_s: (n_acc as usize * tc.batch_size) as f64 / dt.max(1e-9),
+                wall_s: tr.wall_s,
+            };
+            writeln!(metrics, "{}", serde_json::to_string(&line)?)?;
+            metrics.flush()?;
+            bar.set_message(format!(
+                "loss {:.4}  {:.1} samples/s",
+                line.loss, line.samples_per_s
+            ));
+            (loss_acc, gn_acc, n_acc) = (0.0, 0.0, 0);
+            last_log = Instant::now();
+        }
+        match (opts.total_steps, deadline) {
+            (Some(_), _) => bar.set_position(done),
+            (None, Some(_)) => bar.set_position(start.elapsed().as_secs() as u64),
+            _ => {}
+        }
+        if tc.checkpoint_every > 0 && done % tc.checkpoint_every == 0 {
+            tr.save(&ck_path, opts.normalisation.as_deref())?;
+        }
+        if tc.sample_every > 0 && done % tc.sample_every == 0 {
+            let png = opts
+                .run_dir
+                .join("samples")
+                .join(format!("step_{done:07}.png"));
+            sample_grid(tr, data, &png)?;
+        }
+    }
+    tr.save(&ck_path, opts.normalisation.as_deref())?;
+    bar.finish_and_clear();
+    Ok(last)
+}
+
+fn progress_bar(opts: &LoopOptions, step: u64) -> indicatif::ProgressBar {
+    if !opts.progress || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let (len, unit) = match (opts.total_steps, opts.minutes) {
+        (Some(n), _) => (n, "steps"),
+        (None, Some(m)) => ((m * 60.0) as u64, "s"),
+        _ => (0, ""),
+    };
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit} ETA {{eta}}  {{msg}}"
+    ))
+    .expect("valid template");
+    bar.set_style(style);
+    if opts.total_steps.is_some() {
+        bar.set_position(step);
+    }
+    bar
+}
+
+/// Drops metrics lines whose step is past `step` (left by a session that died after its last
+/// checkpoint), so a resumed log has each step once.
+fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let keep: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
+                .is_some_and(|s| s <= step)
+        })
+        .collect();
+    if keep.len() != text.lines().count() {
+        let mut body = keep.join("\n");
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        write_file_atomic(path, body.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = checkpoint::tmp_path(path);
+    {
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// Draws `train.sample_n` fields with the EMA weights (DDIM, `train.sample_steps` steps, seed
+/// = the run's seed, so grids of successive steps are comparable) and writes them as a PNG grid.
+pub fn sample_grid(tr: &Trainer, data: &dyn BatchSource, png: &Path) -> Result<()> {
+    let n = tr.cfg.train.sample_n.max(1);
+    let size = data.field_size() as i64;
+    let cond = if tr.cfg.unet.cond_dim > 0 {
+        batch_tensors(&data.batch_at(0, n)?)
+            .1
+            .map(|c| c.to_device(tr.device))
+    } else {
+        None
+    };
+    let den = NetDenoiser {
+        unet: &tr.ema.net.unet,
+        schedule: &tr.schedule,
+        prediction: tr.cfg.diffusion.prediction,
+        cond,
+    };
+    let sc = SamplerConfig::ddim(tr.cfg.train.sample_steps, 0.0);
+    let out = sampler::sample(
+        &den,
+        &tr.schedule,
+        &sc,
+        &[n as i64, 1, size, size],
+        tr.device,
+        tr.seed,
+        None,
+    )?;
+    let v = Vec::<f32>::try_from(&out.x0.to_device(Device::Cpu).flatten(0, -1))?;
+    let fields = ndarray::Array3::from_shape_vec((n, size as usize, size as usize), v)?;
+    if let Some(dir) = png.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_grid_png(&fields, png)
+}
+
+/// Writes fields `(n, N, N)` as a grid PNG (⌈√n⌉ columns, 2-pixel gaps), one shared colour
+/// scale from the 0.5 and 99.5 percentiles, viridis colours; row 0 of a field at the top.
+pub fn write_grid_png(fields: &ndarray::Array3<f32>, png: &Path) -> Result<()> {
+    let (n, h, w) = fields.dim();
+    anyhow::ensure!(
+        n > 0 && h > 0 && w > 0,
+        "no fields to draw into {}",
+        png.display()
+    );
+    let cols = (n as f64).sqrt().ceil() as usize;
+    let rows = n.div_ceil(cols);
+    let gap = 2;
+    let (gw, gh) = (cols * w + (cols - 1) * gap, rows * h + (rows - 1) * gap);
+    let mut vals: Vec<f32> = fields.iter().copied().filter(|v| v.is_finite()).collect();
+    vals.sort_by(|a, b| a.total_cmp(b));
+    let (lo, hi) = if vals.is_empty() {
+        (0.0, 1.0)
+    } else {
+        let q = |p: f64| vals[((vals.len() - 1) as f64 * p).round() as usize];
+        (q(0.005), q(0.995))
+    };
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let mut img = image::RgbImage::from_pixel(gw as u32, gh as u32, image::Rgb([255, 255, 255]));
+    for k in 0..n {
+        let (r0, c0) = ((k / cols) * (h + gap), (k % cols) * (w + gap));
+        for i in 0..h {
+            for j in 0..w {
+                let v = fields[[k, i, j]];
+                let u = if v.is_finite() {
+                    ((v - lo) / span).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                img.put_pixel((c0 + j) as u32, (r0 + i) as u32, image::Rgb(viridis(u)));
+            }
+        }
+    }
+    let tmp = checkpoint::tmp_path(png);
+    img.save_with_format(&tmp, image::ImageFormat::Png)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, png).with_context(|| format!("renaming to {}", png.display()))?;
+    Ok(())
+}
+
+fn viridis(u: f32) -> [u8; 3] {
+    // Nine anchors of matplotlib's viridis, linearly interpolated.
+    const A: [[f32; 3]; 9] = [
+        [68.0, 1.0, 84.0],
+        [71.0, 44.0, 122.0],
+        [59.0, 81.0, 139.0],
+        [44.0, 113.0, 142.0],
+        [33.0, 144.0, 141.0],
+        [39.0, 173.0, 129.0],
+        [92.0, 200.0, 99.0],
+        [170.0, 220.0, 50.0],
+        [253.0, 231.0, 37.0],
+    ];
+    let x = u * 8.0;
+    let i = (x.floor() as usize).min(7);
+    let f = x - i as f32;
+    let c = |k: usize| (A[i][k] + f * (A[i + 1][k] - A[i][k])).round() as u8;
+    [c(0), c(1), c(2)]
+}
