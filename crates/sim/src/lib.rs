@@ -82,7 +82,8 @@ pub struct SimConfig {
     pub map_res: usize,
     /// Slabs per axis (maps per simulation = 3 × slabs).
     pub slabs: usize,
-    /// Deposition cloud half-width in map pixels; `None` = one mean inter-particle spacing.
+    /// Fixed deposition cloud half-width in map pixels (1 = CIC); `None` = adaptive
+    /// (see [`maps`]), the default.
     pub cloud: Option<f64>,
 }
 
@@ -171,16 +172,17 @@ pub fn simulate(
     let mut particles = lpt::initial_conditions(&cosmo, cfg.particles, cfg.box_size, a_init, seed);
     let pm = pm::ParticleMesh::new(cfg.mesh, cfg.box_size);
     pm::evolve(&mut particles, &cosmo, &pm, 1.0, cfg.steps, on_step);
-    let cloud = cfg
-        .cloud
-        .unwrap_or_else(|| maps::default_cloud(cfg.particles, cfg.map_res));
+    let clouds = match cfg.cloud {
+        Some(c) => vec![c],
+        None => maps::adaptive_clouds(&particles.pos, cfg.box_size, cfg.particles, cfg.map_res),
+    };
     let maps = maps::projected_maps(
         &particles.pos,
         cfg.box_size,
         cfg.cdm_particle_mass(&params),
         cfg.map_res,
         cfg.slabs,
-        cloud,
+        &clouds,
     );
     Ok(SimOutput { particles, maps })
 }

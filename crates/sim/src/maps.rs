@@ -8,18 +8,34 @@
 //!
 //! Units: surface density Σ in (M_sun/h)/(Mpc/h)² = Σ_particles m_p W / Δ², Δ = L/N the pixel side.
 //!
-//! Deposition: a separable tent ("cloud-in-cell") kernel of half-width `cloud` pixels, normalised
-//! so that every particle deposits exactly its mass. `cloud = 1` is standard CIC. With fewer
-//! particles than pixels, standard CIC leaves empty pixels (log10 Σ = −∞); the simulator uses a
-//! cloud of one mean inter-particle spacing (see [`default_cloud`]), which is the resolution the
-//! particles actually carry.
+//! Deposition: a separable tent ("cloud-in-cell") kernel of half-width w pixels, normalised so
+//! that every particle deposits exactly its mass; w = 1 is standard CIC. With fewer particles than
+//! pixels, plain CIC leaves empty pixels in voids (log10 Σ = −∞), and a fixed wide cloud erases
+//! the halos. The simulator therefore uses an **adaptive** cloud, like the SPH-style smoothing
+//! lengths of the CAMELS maps: w_i = d (ρ_i/ρ̄)^{−1/3}, clamped to [1 pixel, 4d], with d the mean
+//! inter-particle spacing in pixels and ρ_i/ρ̄ the CIC density of the particles
+//! at the particle, from a (N_p/2)³ mesh ([`adaptive_clouds`]). Halos stay sharp (CIC), voids are filled.
 
 use ndarray::Array2;
 use rayon::prelude::*;
 
-/// Cloud half-width (in pixels) equal to the mean inter-particle spacing L/N_p, at least 1 (CIC).
-pub fn default_cloud(n_particles_side: usize, map_res: usize) -> f64 {
-    (map_res as f64 / n_particles_side as f64).max(1.0)
+/// Adaptive cloud half-widths (map pixels) per particle: d (ρ/ρ̄)^{−1/3} clamped to [1, 4d],
+/// d = res / n_particles_side the mean inter-particle spacing in pixels.
+pub fn adaptive_clouds(
+    pos: &[[f64; 3]],
+    box_size: f64,
+    n_particles_side: usize,
+    res: usize,
+) -> Vec<f64> {
+    // A mesh of (N_p/2)³ cells holds ~8 particles per cell: a particle's own weight does not
+    // dominate its density estimate in voids.
+    let mesh = crate::pm::ParticleMesh::new((n_particles_side / 2).max(4) / 2 * 2, box_size);
+    let delta = mesh.density_contrast(pos);
+    let d = res as f64 / n_particles_side as f64;
+    mesh.interpolate_scalar(&delta, pos)
+        .into_iter()
+        .map(|dl| (d * (1.0 + dl).max(1e-3).powf(-1.0 / 3.0)).clamp(1.0, (4.0 * d).max(1.0)))
+        .collect()
 }
 
 /// Tent weights along one axis: (first pixel index, weights), pixel indices wrap periodically.
@@ -46,14 +62,15 @@ fn tent(u: f64, w: f64, out: &mut Vec<f64>) -> i64 {
     lo
 }
 
-/// Deposits 2D points (u, v in pixel units) with equal `weight` onto an n×n periodic grid.
-fn deposit(points: &[[f64; 2]], n: usize, cloud: f64, weight: f64) -> Array2<f64> {
+/// Deposits 2D points (u, v in pixel units, cloud half-width in pixels) with equal `weight`
+/// onto an n×n periodic grid.
+fn deposit(points: &[[f64; 3]], n: usize, weight: f64) -> Array2<f64> {
     let mut g = Array2::<f64>::zeros((n, n));
     let (mut wx, mut wy) = (Vec::new(), Vec::new());
     let ni = n as i64;
     for p in points {
-        let i0 = tent(p[0], cloud, &mut wx);
-        let j0 = tent(p[1], cloud, &mut wy);
+        let i0 = tent(p[0], p[2], &mut wx);
+        let j0 = tent(p[1], p[2], &mut wy);
         for (di, a) in wx.iter().enumerate() {
             let i = (i0 + di as i64).rem_euclid(ni) as usize;
             for (dj, b) in wy.iter().enumerate() {
@@ -66,15 +83,27 @@ fn deposit(points: &[[f64; 2]], n: usize, cloud: f64, weight: f64) -> Array2<f64
 }
 
 /// The 3 × `slabs` projected surface-density maps of particles at `pos` (Mpc/h, in [0, L)), each
-/// of mass `particle_mass` (M_sun/h), on `res`² pixels with tent half-width `cloud` pixels.
+/// of mass `particle_mass` (M_sun/h), on `res`² pixels; `clouds[i]` is particle i's tent
+/// half-width in pixels (a single value applies to all particles).
 pub fn projected_maps(
     pos: &[[f64; 3]],
     box_size: f64,
     particle_mass: f64,
     res: usize,
     slabs: usize,
-    cloud: f64,
+    clouds: &[f64],
 ) -> Vec<Array2<f32>> {
+    assert!(
+        clouds.len() == pos.len() || clouds.len() == 1,
+        "one cloud per particle, or one for all"
+    );
+    let cloud = |i: usize| {
+        if clouds.len() == 1 {
+            clouds[0]
+        } else {
+            clouds[i]
+        }
+    };
     let pix = box_size / res as f64;
     let weight = particle_mass / (pix * pix);
     let jobs: Vec<(usize, usize)> = (0..3)
@@ -91,12 +120,13 @@ pub fn projected_maps(
                 1 => (0, 2),
                 _ => (0, 1),
             };
-            let pts: Vec<[f64; 2]> = pos
+            let pts: Vec<[f64; 3]> = pos
                 .iter()
-                .filter(|x| x[ax] >= lo && x[ax] < hi)
-                .map(|x| [x[u] / pix, x[v] / pix])
+                .enumerate()
+                .filter(|(_, x)| x[ax] >= lo && x[ax] < hi)
+                .map(|(i, x)| [x[u] / pix, x[v] / pix, cloud(i)])
                 .collect();
-            deposit(&pts, res, cloud, weight).mapv(|x| x as f32)
+            deposit(&pts, res, weight).mapv(|x| x as f32)
         })
         .collect()
 }

@@ -163,6 +163,27 @@ impl ParticleMesh {
             .collect()
     }
 
+    /// CIC interpolation of a mesh scalar field to positions.
+    pub fn interpolate_scalar(&self, field: &[f64], pos: &[[f64; 3]]) -> Vec<f64> {
+        let n = self.n;
+        let inv = n as f64 / self.box_size;
+        pos.par_iter()
+            .map(|x| {
+                let (i0, i1, wi0, wi1) = cic_1d(x[0], inv, n);
+                let (j0, j1, wj0, wj1) = cic_1d(x[1], inv, n);
+                let (k0, k1, wk0, wk1) = cic_1d(x[2], inv, n);
+                let mut f = 0.0;
+                for (i, wi) in [(i0, wi0), (i1, wi1)] {
+                    for (j, wj) in [(j0, wj0), (j1, wj1)] {
+                        let b = (i * n + j) * n;
+                        f += wi * wj * (wk0 * field[b + k0] + wk1 * field[b + k1]);
+                    }
+                }
+                f
+            })
+            .collect()
+    }
+
     /// Accelerations dp/dt = −∇φ on the particles at scale factor a.
     pub fn accelerations(&self, pos: &[[f64; 3]], a: f64, omega_m: f64) -> Vec<[f64; 3]> {
         let field = self.force_field(pos, 1.5 * omega_m / a);
