@@ -89,12 +89,51 @@ pub struct Evaluation {
     pub half1_ensemble: Ensemble,
     pub half2_ensemble: Ensemble,
     /// Generated (B) against real (A).
+    #[serde(deserialize_with = "de_comparison")]
     pub comparison: Comparison,
     /// Real half 2 (B) against real half 1 (A).
+    #[serde(deserialize_with = "de_comparison")]
     pub baseline: Comparison,
     pub pixel_distance: PixelDistance,
     pub baseline_pixel_distance: PixelDistance,
     pub summary: Summary,
+}
+
+/// `stats::Comparison` writes NaN ratios (mean_A = 0) as JSON null; read them back as NaN.
+fn de_comparison<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Comparison, D::Error> {
+    #[derive(Deserialize)]
+    struct Stat {
+        ratio_of_means: Vec<Option<f64>>,
+        reduced_chi2: Option<f64>,
+        n_bins_used: usize,
+    }
+    #[derive(Deserialize)]
+    struct Cmp {
+        power_spectrum: Stat,
+        pdf: Stat,
+        v0: Stat,
+        v1: Stat,
+        v2: Stat,
+    }
+    let c = Cmp::deserialize(d)?;
+    let f = |s: Stat| stats::ensemble::StatComparison {
+        ratio_of_means: s
+            .ratio_of_means
+            .into_iter()
+            .map(|r| r.unwrap_or(f64::NAN))
+            .collect(),
+        reduced_chi2: s.reduced_chi2,
+        n_bins_used: s.n_bins_used,
+    };
+    Ok(Comparison {
+        power_spectrum: f(c.power_spectrum),
+        pdf: f(c.pdf),
+        v0: f(c.v0),
+        v1: f(c.v1),
+        v2: f(c.v2),
+    })
 }
 
 /// Loads every map of a `.npy`/`.npz`/FITS stack (or single map) as f64.
@@ -163,7 +202,7 @@ pub fn evaluate_sets(
     }
     let tr = transformed(real, opts.transform, &real_info.label)?;
     let tg = transformed(generated, opts.transform, &gen_info.label)?;
-    let mut pr = pooled(&tr);
+    let pr = pooled(&tr);
     let pg = pooled(&tg);
     let edges = match &opts.edges {
         Some(e) => e.clone(),
@@ -177,11 +216,16 @@ pub fn evaluate_sets(
             stats::uniform_edges(lo, hi, opts.n_bins)
         }
     };
-    pr.sort_by(f64::total_cmp);
     let thresholds = match &opts.thresholds {
         Some(t) => t.clone(),
         None => {
-            let (lo, hi) = (quantile(&pr, 0.01), quantile(&pr, 0.99));
+            // Same rule as `astrodiff compare`: pixels of up to 64 evenly spaced real maps.
+            let take = tr.len().min(64);
+            let mut px: Vec<f64> = (0..take)
+                .flat_map(|s| tr[s * tr.len() / take].iter().copied())
+                .collect();
+            px.sort_by(f64::total_cmp);
+            let (lo, hi) = (quantile(&px, 0.01), quantile(&px, 0.99));
             let (lo, hi) = if hi > lo {
                 (lo, hi)
             } else {
@@ -806,4 +850,173 @@ pub fn write_evaluation_report(
             training_curve: None,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f64::consts::PI;
+
+    const N: usize = 64;
+    const L: f64 = 25.0;
+
+    /// P(k) ∝ k⁻² exp(−(kR)²) with R = 2 pixels, normalised so the field variance is `var`.
+    fn pk_model(var: f64) -> impl Fn(f64) -> f64 + Sync + Copy {
+        let r = 2.0 * L / N as f64;
+        let shape = move |k: f64| k.powi(-2) * (-(k * r).powi(2)).exp();
+        // σ² = Σ_{k≠0} P(k) / L² over all N² modes.
+        let kf = 2.0 * PI / L;
+        let mut s = 0.0;
+        for a in 0..N {
+            for b in 0..N {
+                let (x, y) = (
+                    stats::power_spectrum::wavenumber(a, N),
+                    stats::power_spectrum::wavenumber(b, N),
+                );
+                if x != 0 || y != 0 {
+                    s += shape(kf * ((x * x + y * y) as f64).sqrt());
+                }
+            }
+        }
+        let amp = var * L * L / s;
+        move |k: f64| amp * shape(k)
+    }
+
+    fn lognormal_set(n: usize, seed0: u64) -> Vec<Array2<f64>> {
+        (0..n as u64)
+            .map(|i| sim::lognormal_field_2d(N, L, pk_model(1.0), seed0 + i))
+            .collect()
+    }
+
+    fn gaussian_set(n: usize, seed0: u64) -> Vec<Array2<f64>> {
+        (0..n as u64)
+            .map(|i| sim::gaussian_field_2d(N, L, pk_model(1.0), seed0 + i))
+            .collect()
+    }
+
+    fn info(label: &str) -> SetInfo {
+        SetInfo {
+            label: label.into(),
+            path: None,
+            n_maps: 0,
+            side: 0,
+        }
+    }
+
+    fn run(a: &[Array2<f64>], b: &[Array2<f64>]) -> Evaluation {
+        evaluate_sets(
+            a,
+            b,
+            info("real"),
+            info("other"),
+            &EvalOptions::default(),
+            &|| {},
+        )
+        .unwrap()
+    }
+
+    fn row_pass(ev: &Evaluation, stat: &str) -> Option<bool> {
+        ev.summary.row(stat).unwrap().pass
+    }
+
+    #[test]
+    fn held_out_real_against_more_real_is_within_sample_variance() {
+        let ev = run(&lognormal_set(32, 0), &lognormal_set(32, 10_000));
+        assert_eq!(
+            ev.summary.pass,
+            Some(true),
+            "{}",
+            serde_json::to_string_pretty(&ev.summary).unwrap()
+        );
+        assert_eq!(ev.summary.verdict, summary::PASS);
+    }
+
+    #[test]
+    fn gaussian_field_with_the_same_power_spectrum_fails_on_minkowski_functionals() {
+        let ev = run(&lognormal_set(32, 0), &gaussian_set(32, 10_000));
+        let table = serde_json::to_string_pretty(&ev.summary).unwrap();
+        // Same P(k) in expectation: the power spectrum alone cannot tell them apart…
+        assert_eq!(row_pass(&ev, "P(k)"), Some(true), "{table}");
+        // …but the one-point PDF and the morphology can.
+        for stat in ["V0", "V1", "V2", "PDF"] {
+            assert_eq!(row_pass(&ev, stat), Some(false), "{stat}: {table}");
+        }
+        assert_eq!(ev.summary.verdict, summary::FAIL);
+    }
+
+    #[test]
+    fn wrong_amplitude_fails_on_the_power_spectrum() {
+        // Gaussian fields whose P(k) is 1.5× too high everywhere. (Gaussian, not lognormal: the
+        // per-map P(k) scatter of σ = 1 lognormal fields is so heavy-tailed that 32 maps cannot
+        // pin the amplitude to 50 %, and the rule rightly says so.)
+        let other: Vec<Array2<f64>> = gaussian_set(32, 10_000)
+            .into_iter()
+            .map(|m| m * 1.5f64.sqrt())
+            .collect();
+        let ev = run(&gaussian_set(32, 0), &other);
+        assert_eq!(
+            row_pass(&ev, "P(k)"),
+            Some(false),
+            "{}",
+            serde_json::to_string_pretty(&ev.summary).unwrap()
+        );
+    }
+
+    #[test]
+    fn too_few_maps_give_no_verdict_but_a_well_formed_table() {
+        let ev = run(&lognormal_set(3, 0), &lognormal_set(5, 100));
+        assert_eq!(ev.summary.pass, None);
+        assert_eq!(ev.summary.verdict, summary::NO_VERDICT);
+        assert_eq!(ev.summary.rows.len(), 5);
+    }
+
+    #[test]
+    fn report_embeds_every_figure_and_the_table() {
+        let d = tempfile::tempdir().unwrap();
+        let real = lognormal_set(8, 0);
+        let gen = lognormal_set(8, 50);
+        let ev = run(&real, &gen);
+        let html = write_evaluation_report(d.path(), &ev, &real, &gen).unwrap();
+        let text = std::fs::read_to_string(html).unwrap();
+        for f in [
+            "grid_real.png",
+            "grid_generated.png",
+            "pk.png",
+            "pdf.png",
+            "minkowski.png",
+        ] {
+            assert!(d.path().join(f).exists(), "{f}");
+            assert!(
+                text.contains(&format!("alt=\"{f}\" src=\"data:image/png;base64,iVBOR")),
+                "{f} not embedded"
+            );
+        }
+        assert!(text.contains("<table class=\"summary\">"));
+        // Statistic and verdict cells span the metrics of each of the 5 statistics.
+        assert_eq!(text.matches("<td rowspan").count(), 2 * 5);
+        // No reference to any outside file.
+        assert!(!text.contains("src=\"http") && !text.contains("<link"));
+        let back: Evaluation = read_json(&d.path().join("evaluation.json")).unwrap();
+        assert_eq!(back.summary, ev.summary);
+    }
+
+    #[test]
+    fn mismatched_map_sides_are_refused_with_the_set_named() {
+        let a = lognormal_set(4, 0);
+        let b = vec![Array2::<f64>::ones((32, 32))];
+        let e = evaluate_sets(
+            &a,
+            &b,
+            info("real"),
+            info("gen.npy"),
+            &EvalOptions::default(),
+            &|| {},
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("gen.npy: map 0 is 32×32, expected 64×64"),
+            "{e}"
+        );
+    }
 }

@@ -274,3 +274,125 @@ fn verdict(pass: Option<bool>) -> &'static str {
         None => NO_VERDICT,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(ratio: Vec<f64>, chi2: f64, n_bins: usize) -> StatComparison {
+        StatComparison {
+            ratio_of_means: ratio,
+            reduced_chi2: Some(chi2),
+            n_bins_used: n_bins,
+        }
+    }
+
+    fn cmp(chi2: f64, ratio: f64) -> Comparison {
+        let s = || stat(vec![ratio; 4], chi2, 11);
+        Comparison {
+            power_spectrum: s(),
+            pdf: s(),
+            v0: s(),
+            v1: s(),
+            v2: s(),
+        }
+    }
+
+    fn pd(w: f64) -> PixelDistance {
+        PixelDistance {
+            wasserstein1: w,
+            ks: 0.0,
+            n_a: 1,
+            n_b: 1,
+        }
+    }
+
+    fn summary(sizes: Sizes, c: &Comparison, b: &Comparison, w: f64, wb: f64) -> Summary {
+        let k = [0.5, 1.0, 2.0, 10.0];
+        let rel = [0.01; 4];
+        summarize(&SummaryInput {
+            sizes,
+            cmp: c,
+            base: b,
+            pixels: &pd(w),
+            base_pixels: &pd(wb),
+            k: &k,
+            k_nyquist: 8.0,
+            pk_rel_sigma_a: &rel,
+        })
+    }
+
+    #[test]
+    fn thresholds_follow_the_documented_rule() {
+        // n_A = n_B = 20, halves 10 + 10: c = 0.1, c_half = 0.2, s = 0.5.
+        let sz = Sizes::split(20, 20);
+        let base = cmp(1.0, 1.2);
+        let s = summary(sz, &cmp(1.0, 1.0), &base, 0.0, 0.4);
+        let chi = s.row("V0").unwrap().metric("reduced_chi2").unwrap();
+        // 3 · max(0.5 · 1.0, E0 = 0.1 · 20/19 · 11/10) = 1.5.
+        assert!((chi.threshold.unwrap() - 1.5).abs() < 1e-12);
+        assert_eq!(chi.pass, Some(true));
+        let r = s
+            .row("P(k)")
+            .unwrap()
+            .metric("max_abs_ratio_minus_1")
+            .unwrap();
+        // Baseline |1.2 − 1| = 0.2 over k ≤ 4 (three bins), × √0.5 × 3.
+        assert!((r.threshold.unwrap() - 3.0 * 0.5f64.sqrt() * 0.2).abs() < 1e-12);
+        let w = s.row("PDF").unwrap().metric("wasserstein1").unwrap();
+        assert!((w.threshold.unwrap() - 3.0 * 0.5f64.sqrt() * 0.4).abs() < 1e-12);
+        // Just above each threshold fails.
+        let s = summary(sz, &cmp(1.5 + 1e-9, 1.0 + 0.43), &base, 0.85, 0.4);
+        for row in &s.rows {
+            assert_eq!(row.pass, Some(false), "{}", row.statistic);
+            assert_eq!(row.verdict, FAIL);
+        }
+        assert_eq!(s.pass, Some(false));
+    }
+
+    #[test]
+    fn tiny_baseline_is_floored_by_the_null_expectation() {
+        let sz = Sizes::split(20, 20);
+        let s = summary(sz, &cmp(0.3, 1.0), &cmp(0.0, 1.0), 0.0, 0.0);
+        let chi = s.row("V1").unwrap().metric("reduced_chi2").unwrap();
+        let e0 = 0.1 * 20.0 / 19.0 * 11.0 / 10.0;
+        assert!((chi.threshold.unwrap() - 3.0 * e0).abs() < 1e-12);
+        assert_eq!(chi.pass, Some(true));
+        // The P(k) ratio floor: max σ/μ · √c = 0.01 · √0.1 over k ≤ 4.
+        let r = s
+            .row("P(k)")
+            .unwrap()
+            .metric("max_abs_ratio_minus_1")
+            .unwrap();
+        assert!((r.threshold.unwrap() - 3.0 * 0.01 * 0.1f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bins_beyond_half_nyquist_are_ignored_by_the_ratio_test() {
+        let r = max_abs_ratio_minus_1(&[1.0, 2.0, 5.0], &[1.1, f64::NAN, 3.0], 4.0).unwrap();
+        assert!((r - 0.1).abs() < 1e-12);
+        assert_eq!(max_abs_ratio_minus_1(&[5.0], &[3.0], 4.0), None);
+    }
+
+    #[test]
+    fn no_verdict_with_too_few_maps_or_undefined_metrics() {
+        let s = summary(
+            Sizes::split(3, 10),
+            &cmp(0.1, 1.0),
+            &cmp(0.1, 1.0),
+            0.1,
+            0.1,
+        );
+        assert_eq!(s.pass, None);
+        assert!(s
+            .rows
+            .iter()
+            .all(|r| r.verdict == NO_VERDICT && r.metrics.iter().all(|m| m.threshold.is_none())));
+        let mut c = cmp(0.1, 1.0);
+        c.v2.reduced_chi2 = None;
+        let s = summary(Sizes::split(20, 20), &c, &cmp(0.1, 1.0), 0.1, 0.1);
+        assert_eq!(s.row("V2").unwrap().pass, None);
+        assert_eq!(s.row("V0").unwrap().pass, Some(true));
+        assert_eq!(s.pass, None);
+    }
+}
