@@ -6,6 +6,7 @@ pub mod analytic;
 pub mod checkpoint;
 pub mod config;
 pub mod ema;
+pub mod inverse;
 pub mod model;
 pub mod nn;
 pub mod sampler;

@@ -131,7 +131,7 @@ impl Fft2 {
             spec.iter_mut().zip(f.row(i)).for_each(|(s, v)| *s = *v);
             // DC and Nyquist bins of a real row are real; drop rounding residue so realfft accepts them.
             spec[0].im = 0.0;
-            if n % 2 == 0 {
+            if n & 1 == 0 {
                 spec[m - 1].im = 0.0;
             }
             self.c2r.process(&mut spec, &mut row).expect("irfft sizes");
@@ -391,7 +391,7 @@ pub fn best_gaussian_sigma(
     }
     // rfft columns 1..N/2−1 stand for two modes each (±ky); 0 and N/2 (even N) for one.
     let weight = |c: usize| {
-        if c == 0 || (n % 2 == 0 && c == n / 2) {
+        if c == 0 || (n & 1 == 0 && c == n / 2) {
             1.0
         } else {
             2.0
@@ -480,7 +480,7 @@ pub fn cross_correlation(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<Cross
     let mut acc = vec![(0.0, 0.0, 0.0, 0.0, 0usize); kmax + 1];
     for ((i, c), za) in fa.indexed_iter() {
         let kx = wavenumber(i, n);
-        if (c == 0 || (n % 2 == 0 && c == n / 2)) && kx < 0 {
+        if (c == 0 || (n & 1 == 0 && c == n / 2)) && kx < 0 {
             continue;
         }
         let bin = qmag(i, c, n).floor() as usize;
