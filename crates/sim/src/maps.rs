@@ -14,7 +14,9 @@
 //! the halos. The simulator therefore uses an **adaptive** cloud, like the SPH-style smoothing
 //! lengths of the CAMELS maps: w_i = d (ρ_i/ρ̄)^{−1/3}, clamped to [1 pixel, 4d], with d the mean
 //! inter-particle spacing in pixels and ρ_i/ρ̄ the CIC density of the particles
-//! at the particle, from a (N_p/2)³ mesh ([`adaptive_clouds`]). Halos stay sharp (CIC), voids are filled.
+//! at the particle, from a (N_p/2)³ mesh ([`adaptive_clouds`]). Halos stay sharp (CIC), voids
+//! are filled. If a map still has an empty pixel (only with very few particles), the clouds wider
+//! than one pixel are widened by 1.5× and the map is redone, until every pixel is covered.
 
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -126,7 +128,21 @@ pub fn projected_maps(
                 .filter(|(_, x)| x[ax] >= lo && x[ax] < hi)
                 .map(|(i, x)| [x[u] / pix, x[v] / pix, cloud(i)])
                 .collect();
-            deposit(&pts, res, weight).mapv(|x| x as f32)
+            // Void particles may still leave pixels uncovered when particles are very sparse
+            // (e.g. 16³ particles): widen every cloud wider than plain CIC by 1.5× until all
+            // pixels are covered (mass is conserved; halos, at 1 pixel, are untouched).
+            let mut pts = pts;
+            let mut map = deposit(&pts, res, weight);
+            for _ in 0..8 {
+                if map.iter().all(|&x| x > 0.0) {
+                    break;
+                }
+                pts.iter_mut()
+                    .filter(|p| p[2] > 1.0)
+                    .for_each(|p| p[2] *= 1.5);
+                map = deposit(&pts, res, weight);
+            }
+            map.mapv(|x| x as f32)
         })
         .collect()
 }
