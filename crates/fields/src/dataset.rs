@@ -62,8 +62,9 @@ pub enum SplitBy {
 /// Everything [`prepare`] needs.
 #[derive(Debug, Clone)]
 pub struct PrepareConfig {
-    /// A CMD-layout `.npy` stack, any map file, or a folder of map files.
-    pub input: PathBuf,
+    /// A CMD-layout `.npy` stack, any map file, or a folder of map files;
+    /// or several map files (used in the order given).
+    pub inputs: Vec<PathBuf>,
     /// Parameter table; for CMD-layout input it is found next to the maps when `None`.
     pub params: Option<PathBuf>,
     /// Output side N in pixels.
@@ -97,7 +98,7 @@ impl PrepareConfig {
         out: impl Into<PathBuf>,
     ) -> PrepareConfig {
         PrepareConfig {
-            input: input.into(),
+            inputs: vec![input.into()],
             params: None,
             resolution,
             patch: None,
@@ -434,7 +435,11 @@ fn simulator_box(name: &CmdName, maps: &Path) -> Option<f64> {
 }
 
 fn open_sources(cfg: &PrepareConfig) -> Result<Sources> {
-    let input = &cfg.input;
+    let input = match cfg.inputs.as_slice() {
+        [] => return Err(FieldsError::invalid("prepare", "no input given")),
+        [one] => one,
+        many => return open_files(many.to_vec(), cfg),
+    };
     let cmd_file = if input.is_dir() {
         let files = list_map_files(input)?;
         let cmd: Vec<&PathBuf> = files
@@ -497,6 +502,17 @@ fn open_sources(cfg: &PrepareConfig) -> Result<Sources> {
     } else {
         vec![input.clone()]
     };
+    open_files(files, cfg)
+}
+
+/// Map files, each map its own unit.
+fn open_files(files: Vec<PathBuf>, cfg: &PrepareConfig) -> Result<Sources> {
+    if cfg.params.is_some() && files.len() > 1 {
+        return Err(FieldsError::invalid(
+            "--params",
+            "only applies to a single CAMELS-layout stack",
+        ));
+    }
     let stacks: Vec<MapStack> = files.iter().map(MapStack::open).collect::<Result<_>>()?;
     let side = stacks[0].side();
     if let Some(s) = stacks.iter().find(|s| s.side() != side) {
