@@ -57,3 +57,38 @@ impl Denoiser for NetDenoiser<'_> {
         })
     }
 }
+
+/// Device from a `--device` value: `cpu`, `cuda` (GPU 0), `cuda:N`, or `None` for CUDA when
+/// available, else CPU. On the CPU, torch's intra-op threads are set to `threads` or, by
+/// default, the number of cores.
+pub fn select_device(arg: Option<&str>, threads: Option<usize>) -> Result<Device, String> {
+    let dev = match arg.map(|s| s.trim().to_ascii_lowercase()) {
+        None => Device::cuda_if_available(),
+        Some(s) if s == "cpu" => Device::Cpu,
+        Some(s) if s == "cuda" || s.starts_with("cuda:") => {
+            let i: usize = match s.strip_prefix("cuda:") {
+                Some(n) => n
+                    .parse()
+                    .map_err(|_| format!("--device '{s}': bad GPU index"))?,
+                None => 0,
+            };
+            if !tch::Cuda::is_available() || i >= tch::Cuda::device_count() as usize {
+                return Err(format!(
+                    "--device {s}: no such CUDA device (libtorch sees {} GPU(s); is the binary built with --features cuda?)",
+                    if tch::Cuda::is_available() { tch::Cuda::device_count() } else { 0 }
+                ));
+            }
+            Device::Cuda(i)
+        }
+        Some(s) => return Err(format!("--device '{s}': expected cpu, cuda or cuda:N")),
+    };
+    if dev == Device::Cpu {
+        let n = threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        tch::set_num_threads(n.max(1) as i32);
+    }
+    Ok(dev)
+}

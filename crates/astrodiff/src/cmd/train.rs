@@ -1,6 +1,187 @@
-#[derive(clap::Args)]
-pub struct Args {}
+//! `astrodiff train`: train a diffusion model on a prepared dataset.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'train' is not built yet")
+use anyhow::{bail, Context, Result};
+use diffusion::checkpoint;
+use diffusion::config::{RunConfig, PRESETS};
+use diffusion::train::{self, Batch, BatchSource, LoopOptions, Trainer};
+use fields::augment::BatchStream;
+use fields::dataset::PreparedDataset;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Starting configuration: cpu-small (2 CPU cores), paper-64 or paper-128 (the seed paper).
+    #[arg(long, default_value = "cpu-small")]
+    pub preset: String,
+    /// TOML file overriding any subset of the preset (see docs/model.md).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Prepared dataset folder (from `astrodiff data prepare`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Run folder: checkpoint, config.json, metrics.jsonl, samples/.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Train until this many optimiser steps have been done in total (counting earlier sessions).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Stop after this many minutes of this session (with --steps: whichever comes first).
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    /// Seed of the weight init, the batch order/augmentation and the per-step noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Continue the run in --out from its checkpoint (its stored config and seed are used).
+    #[arg(long)]
+    pub resume: bool,
+    /// cpu, cuda or cuda:N (default: CUDA if available, else CPU).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// CPU threads for torch (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// The data layer's batch stream seen by the trainer.
+struct Stream(BatchStream);
+
+impl BatchSource for Stream {
+    fn batch_at(&self, step: u64, batch_size: usize) -> Result<Batch> {
+        Ok(Batch {
+            fields: self.0.batch_at(step, batch_size),
+            cond: self.0.params_at(step, batch_size),
+        })
+    }
+    fn field_size(&self) -> usize {
+        self.0.side()
+    }
+}
+
+/// The dataset description stored in checkpoints so `sample` can return physical units
+/// (the per-item provenance table is dropped: it can be large and sampling does not need it).
+pub fn dataset_meta_json(ds: &PreparedDataset) -> Result<String> {
+    let mut meta = ds.meta.clone();
+    meta.items.clear();
+    Ok(serde_json::to_string(&meta)?)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.steps.is_none() && args.minutes.is_none() {
+        bail!("give a budget: --steps N (total optimiser steps) or --minutes M");
+    }
+    if let Some(m) = args.minutes {
+        if !(m > 0.0 && m.is_finite()) {
+            bail!("--minutes {m}: must be a positive number");
+        }
+    }
+    if !PRESETS.contains(&args.preset.as_str()) {
+        bail!(
+            "--preset '{}': expected one of {}",
+            args.preset,
+            PRESETS.join(", ")
+        );
+    }
+    let device = diffusion::model::select_device(args.device.as_deref(), args.threads)
+        .map_err(anyhow::Error::msg)?;
+    let ds = PreparedDataset::open(&args.data)
+        .with_context(|| format!("opening dataset {}", args.data.display()))?;
+    let ck_path = args.out.join(checkpoint::FILE_NAME);
+
+    let mut tr = if args.resume {
+        if !ck_path.exists() {
+            bail!(
+                "--resume: {} does not exist (start the run without --resume)",
+                ck_path.display()
+            );
+        }
+        if args.config.is_some() {
+            eprintln!(
+                "note: --resume uses the config stored in the checkpoint; --config is ignored"
+            );
+        }
+        let ck = checkpoint::read(&ck_path)?;
+        let tr = Trainer::from_checkpoint(&ck, device)?;
+        eprintln!(
+            "resuming {} at step {} (seed {})",
+            args.out.display(),
+            tr.step,
+            tr.seed
+        );
+        tr
+    } else {
+        if ck_path.exists() {
+            bail!(
+                "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
+                args.out.display()
+            );
+        }
+        let cfg =
+            RunConfig::load(&args.preset, args.config.as_deref()).map_err(anyhow::Error::msg)?;
+        Trainer::new(cfg, args.seed, device)?
+    };
+    check_data_fits(&tr.cfg, &ds, &args.data)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let resolved = serde_json::to_string_pretty(&tr.cfg)?;
+    train::write_file_atomic(&args.out.join("config.json"), resolved.as_bytes())?;
+
+    let stream = Stream(
+        ds.batch_stream(tr.seed)
+            .with_context(|| format!("loading {}", args.data.display()))?,
+    );
+    let nparams = tr.net.num_params();
+    eprintln!(
+        "training {} ({:.2} M parameters) on {} ({} train maps of {}²), batch {}, device {:?}",
+        tr.cfg.preset,
+        nparams as f64 / 1e6,
+        args.data.display(),
+        stream.0.len(),
+        stream.0.side(),
+        tr.cfg.train.batch_size,
+        device
+    );
+    let start_step = tr.step;
+    let t0 = std::time::Instant::now();
+    let opts = LoopOptions {
+        run_dir: args.out.clone(),
+        total_steps: args.steps,
+        minutes: args.minutes,
+        normalisation: Some(dataset_meta_json(&ds)?),
+        progress: true,
+    };
+    let last = train::run(&mut tr, &stream, &opts)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let done = tr.step - start_step;
+    match last {
+        Some(s) => eprintln!(
+            "done: step {} (+{done} in {secs:.0} s, {:.2} steps/s), last loss {:.4}; checkpoint {}",
+            tr.step,
+            done as f64 / secs.max(1e-9),
+            s.loss,
+            ck_path.display()
+        ),
+        None => eprintln!("nothing to do: the run is already at step {}", tr.step),
+    }
+    Ok(())
+}
+
+fn check_data_fits(cfg: &RunConfig, ds: &PreparedDataset, dir: &Path) -> Result<()> {
+    let stride = 1usize << (cfg.unet.channel_mults.len() - 1);
+    let n = ds.resolution();
+    if n % stride != 0 || n < stride {
+        bail!(
+            "{}: maps are {n}² but the network needs a multiple of its total stride {stride} \
+             (set unet.channel_mults shorter or resample the data)",
+            dir.display()
+        );
+    }
+    let np = ds.param_names().len();
+    if cfg.unet.cond_dim > 0 && cfg.unet.cond_dim as usize != np {
+        bail!(
+            "{}: unet.cond_dim = {} but the dataset has {np} parameters per map",
+            dir.display(),
+            cfg.unet.cond_dim
+        );
+    }
+    Ok(())
 }
