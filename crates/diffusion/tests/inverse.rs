@@ -34,7 +34,21 @@ fn setup() -> (NoiseSchedule, GrfDenoiser) {
 }
 
 fn to_vec(x: &Tensor) -> Vec<f64> {
-    Vec::<f64>::try_from(x.to_kind(Kind::Double).flatten(0, -1)).unwrap()
+    Vec::<f64>::try_from(
+        x.to_device(Device::Cpu)
+            .to_kind(Kind::Double)
+            .flatten(0, -1),
+    )
+    .unwrap()
+}
+
+/// Device for the statistical tests: CPU, or CUDA when `ASTRODIFF_TEST_DEVICE=cuda` (used for
+/// the GPU check; the noise is generated on the CPU either way).
+fn dev() -> Device {
+    match std::env::var("ASTRODIFF_TEST_DEVICE").as_deref() {
+        Ok("cuda") => Device::Cuda(0),
+        _ => Device::Cpu,
+    }
 }
 
 /// Per-mode posterior variances (pixel units) and the implied per-pixel posterior variance.
@@ -78,8 +92,8 @@ fn exact_injection_posterior_is_the_wiener_filter_and_calibrated() {
     assert!(plan.top_up_std < 1e-6);
 
     let mut rng = NoiseRng::new(11);
-    let truth = den.sample_prior(n_in, &mut rng, Device::Cpu);
-    let y = &truth + rng.randn(&[n_in, 1, N as i64, N as i64], Device::Cpu, Kind::Float) * sigma;
+    let truth = den.sample_prior(n_in, &mut rng, dev());
+    let y = &truth + rng.randn(&[n_in, 1, N as i64, N as i64], dev(), Kind::Float) * sigma;
     let post = denoise_posterior(
         &den,
         &s,

@@ -81,7 +81,21 @@ fn chain_variance(s: &NoiseSchedule, kind: SamplerKind, ts: &[usize], s2: f64) -
 }
 
 fn to_vec(x: &Tensor) -> Vec<f64> {
-    Vec::<f64>::try_from(x.to_kind(Kind::Double).flatten(0, -1)).unwrap()
+    Vec::<f64>::try_from(
+        x.to_device(Device::Cpu)
+            .to_kind(Kind::Double)
+            .flatten(0, -1),
+    )
+    .unwrap()
+}
+
+/// Device for the statistical tests: CPU, or CUDA when `ASTRODIFF_TEST_DEVICE=cuda` (used for
+/// the GPU check; the noise is generated on the CPU either way).
+fn dev() -> Device {
+    match std::env::var("ASTRODIFF_TEST_DEVICE").as_deref() {
+        Ok("cuda") => Device::Cuda(0),
+        _ => Device::Cpu,
+    }
 }
 
 fn paper() -> NoiseSchedule {
@@ -106,7 +120,7 @@ fn gaussian_data_variance_and_mean() {
         (SamplerConfig::new(SamplerKind::Ddpm, Some(100)), false),
     ];
     for (i, (cfg, vs_truth)) in cases.iter().enumerate() {
-        let out = sample(&den, &s, cfg, &shape, Device::Cpu, 100 + i as u64, None).unwrap();
+        let out = sample(&den, &s, cfg, &shape, dev(), 100 + i as u64, None).unwrap();
         let ts = timesteps(&s, cfg.spacing, 1999, cfg.steps.unwrap_or(2000));
         assert_eq!(out.timesteps, ts);
         assert_eq!(out.nfe, ts.len());
@@ -200,7 +214,7 @@ fn grf_power_spectrum_per_bin() {
         (SamplerConfig::ddim(50, 0.0), false),
     ];
     for (i, (cfg, vs_truth)) in cases.iter().enumerate() {
-        let out = sample(&den, &s, cfg, &shape, Device::Cpu, 7 + i as u64, None).unwrap();
+        let out = sample(&den, &s, cfg, &shape, dev(), 7 + i as u64, None).unwrap();
         let chain: Vec<f64> = den
             .mode_var
             .iter()
@@ -367,4 +381,36 @@ fn bad_settings_are_rejected() {
         "dpmpp".parse::<SamplerKind>().unwrap(),
         SamplerKind::Dpmpp2m
     );
+}
+
+#[test]
+fn cuda_and_cpu_agree_for_one_seed() {
+    if !tch::Cuda::is_available() {
+        eprintln!("no CUDA device: CPU/GPU agreement not checked here (run on a GPU machine)");
+        return;
+    }
+    let s = paper();
+    let n = 16usize;
+    let mv: Vec<f64> = (0..n * (n / 2 + 1))
+        .map(|i| 0.1 + (i % 5) as f64 * 0.2)
+        .collect();
+    let den = GrfDenoiser::from_mode_variance(&s, n, 0.1, mv);
+    for cfg in [
+        SamplerConfig::ddpm(),
+        SamplerConfig::dpmpp(20),
+        SamplerConfig::ddim(50, 0.5),
+    ] {
+        let shape = [8i64, 1, n as i64, n as i64];
+        let c = sample(&den, &s, &cfg, &shape, Device::Cpu, 3, None)
+            .unwrap()
+            .x0;
+        let g = sample(&den, &s, &cfg, &shape, Device::Cuda(0), 3, None)
+            .unwrap()
+            .x0;
+        assert_eq!(g.device(), Device::Cuda(0));
+        let d = (c - g.to_device(Device::Cpu)).abs().max().double_value(&[]);
+        eprintln!("{cfg:?}: max |CPU − GPU| = {d:.2e}");
+        // Same noise, same arithmetic up to float32 rounding/FFT order.
+        assert!(d < 1e-3, "{cfg:?}: CPU and GPU differ by {d}");
+    }
 }
