@@ -1,0 +1,130 @@
+//! U-Net benchmark: one training step (forward + backward + AdamW + EMA) and one sampling step
+//! (no-grad forward) of the `paper-64` and `cpu-small` networks at batch 16 on 64² fields, with
+//! parameter count, FLOPs per forward (counted from the layer shapes while running) and the
+//! fraction of this machine's measured sgemm peak.
+//!
+//! `cargo run --release -p diffusion --example unet_bench -- [--threads 2] [--reps 3]
+//!  [--pytorch bench/out/unet_pytorch.json] [--nets paper-64,cpu-small] [--device cpu|cuda]`
+//! (bench/run_unet_bench.sh runs the PyTorch twin first and passes its JSON.)
+
+use diffusion::config::RunConfig;
+use diffusion::nn::count_flops;
+use diffusion::tch::{self, Device, Kind, Tensor};
+use diffusion::train::Trainer;
+use std::time::Instant;
+
+fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let a: Vec<String> = std::env::args().collect();
+    a.iter()
+        .position(|x| x == name)
+        .and_then(|i| a.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn sync(d: Device) {
+    if let Device::Cuda(i) = d {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+/// Best-of-`reps` seconds of `f` after one warm-up call.
+fn time(reps: usize, d: Device, mut f: impl FnMut()) -> f64 {
+    f();
+    sync(d);
+    let mut best = f64::INFINITY;
+    for _ in 0..reps {
+        let t = Instant::now();
+        f();
+        sync(d);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn main() {
+    let threads: i32 = arg("--threads", 2);
+    let reps: usize = arg("--reps", 3);
+    let batch: i64 = arg("--batch", 16);
+    let size: i64 = arg("--size", 64);
+    let nets: String = arg("--nets", "paper-64,cpu-small".to_string());
+    let pytorch: String = arg("--pytorch", String::new());
+    let device = match arg("--device", "cpu".to_string()).as_str() {
+        "cuda" => Device::Cuda(0),
+        _ => Device::Cpu,
+    };
+    tch::set_num_threads(threads);
+    let py: Option<serde_json::Value> = (!pytorch.is_empty())
+        .then(|| std::fs::read_to_string(&pytorch).ok())
+        .flatten()
+        .and_then(|s| serde_json::from_str(&s).ok());
+
+    // sgemm peak: a large square matmul, best of several.
+    let n = if device == Device::Cpu { 2048 } else { 8192 };
+    let a = Tensor::randn([n, n], (Kind::Float, device));
+    let b = Tensor::randn([n, n], (Kind::Float, device));
+    let t = time(5, device, || {
+        let _ = a.matmul(&b);
+    });
+    let peak = 2.0 * (n as f64).powi(3) / t / 1e9;
+    println!(
+        "device {device:?}, torch threads {}, sgemm {n}×{n}: {peak:.1} GFLOP/s (this machine's peak reference)",
+        tch::get_num_threads()
+    );
+    if let Some(p) = &py {
+        println!(
+            "PyTorch {} on the same threads: sgemm {:.1} GFLOP/s",
+            p["torch"],
+            p["sgemm_gflops"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    println!();
+    println!(
+        "| network | params | GFLOP/fwd (B={batch}) | train step s | train GFLOP/s | % peak | sample step s | sample GFLOP/s | % peak | PyTorch train s | PyTorch sample s | tch/PyTorch train | tch/PyTorch sample |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for name in nets.split(',') {
+        let mut cfg = RunConfig::preset(name).expect("known preset");
+        cfg.train.batch_size = batch as usize;
+        let mut tr = Trainer::new(cfg, 0, device).unwrap();
+        let params = tr.net.num_params();
+        let x1 = Tensor::randn([1, 1, size, size], (Kind::Float, device));
+        let t1 = Tensor::from_slice(&[10i64]).to_device(device);
+        let (_, f1) = count_flops(|| tch::no_grad(|| tr.net.unet.forward(&x1, &t1, None, false)));
+        let fwd = f1 * batch as f64;
+        let x = Tensor::randn([batch, 1, size, size], (Kind::Float, device));
+        let tt = Tensor::randint(1000, [batch], (Kind::Int64, device));
+        let sample_s = time(reps, device, || {
+            let _ = tch::no_grad(|| tr.net.unet.forward(&x, &tt, None, false));
+        });
+        let train_s = time(reps, device, || {
+            tr.train_step(&x, None);
+        });
+        // Backward ≈ 2× forward: a training step is ≈ 3 forward passes of arithmetic.
+        let (tg, sg) = (3.0 * fwd / train_s / 1e9, fwd / sample_s / 1e9);
+        let (pt, ps) = py
+            .as_ref()
+            .map(|p| {
+                (
+                    p[name]["train_s"].as_f64().unwrap_or(f64::NAN),
+                    p[name]["sample_s"].as_f64().unwrap_or(f64::NAN),
+                )
+            })
+            .unwrap_or((f64::NAN, f64::NAN));
+        if let Some(p) = &py {
+            let pp = p[name]["params"].as_i64().unwrap_or(-1);
+            if pp != params {
+                eprintln!("warning: PyTorch {name} has {pp} parameters, tch {params}: not the same network");
+            }
+        }
+        println!(
+            "| {name} | {:.2} M | {:.1} | {train_s:.3} | {tg:.1} | {:.0}% | {sample_s:.3} | {sg:.1} | {:.0}% | {pt:.3} | {ps:.3} | {:.2} | {:.2} |",
+            params as f64 / 1e6,
+            fwd / 1e9,
+            100.0 * tg / peak,
+            100.0 * sg / peak,
+            train_s / pt,
+            sample_s / ps
+        );
+    }
+}
