@@ -310,3 +310,58 @@ fn bad_inputs_name_the_file() {
     let e = PreparedDataset::open(d.path()).unwrap_err().to_string();
     assert!(e.contains("dataset.json"), "{e}");
 }
+
+#[test]
+fn real_dust_maps_give_64px_train_and_test_patches_without_overlap() {
+    let dust =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/real/mhd_dust_pywph");
+    let d = tempfile::tempdir().unwrap();
+    // I_3 held out entirely.
+    let mut cfg = PrepareConfig::new(dust.join("I_1.npy"), 64, d.path().join("held_out"));
+    cfg.inputs = ["I_1.npy", "I_2.npy", "I_3.npy"]
+        .iter()
+        .map(|f| dust.join(f))
+        .collect();
+    cfg.patch = Some(64);
+    cfg.periodic = Some(true);
+    cfg.transform = PointTransform::Log10 { floor: None };
+    cfg.split = SplitSpec::parse("0-1,,2", 0).unwrap();
+    let ds = prepare(&cfg).unwrap();
+    assert_eq!(
+        (ds.count("train"), ds.count("val"), ds.count("test")),
+        (128, 0, 64)
+    );
+    assert!(ds.meta.items["test"].iter().all(|it| it[0] == 2));
+    let test = ds.load("test").unwrap();
+    assert_eq!(test.dim(), (64, 64, 64));
+    // The 64 test tiles of I_3 cover it exactly once: their physical mean is the map's mean
+    // (0.1119 per the data README).
+    let mut phys = test.clone();
+    ds.to_physical(&mut phys);
+    let mean = phys.iter().map(|&v| v as f64).sum::<f64>() / phys.len() as f64;
+    let want = MapStack::open(dust.join("I_3.npy"))
+        .unwrap()
+        .map(0)
+        .mean()
+        .unwrap();
+    assert!((mean - want).abs() < 1e-6 * want, "{mean} {want}");
+    assert!((want - 0.1119).abs() < 1e-4);
+    // One map split by region: no test patch overlaps a training patch.
+    let mut cfg = PrepareConfig::new(dust.join("I_1.npy"), 64, d.path().join("region"));
+    cfg.patch = Some(64);
+    cfg.periodic = Some(true);
+    cfg.placement = Some(Placement::Grid { stride: 16 });
+    let ds = prepare(&cfg).unwrap();
+    assert_eq!(ds.meta.split.by, SplitBy::Region);
+    let patch = |it: &ItemOrigin| Patch {
+        source: it[0],
+        i: it[1],
+        j: it[2],
+    };
+    for p in &ds.meta.items["train"] {
+        for q in ds.meta.items["test"].iter().chain(&ds.meta.items["val"]) {
+            assert!(!patches_overlap(&patch(p), &patch(q), 512, 64, true));
+        }
+    }
+    assert!(ds.count("train") > 500 && ds.count("test") > 0);
+}
