@@ -14,6 +14,8 @@ use tch::{Device, Kind, Tensor};
 const N: usize = 16;
 
 fn setup() -> (NoiseSchedule, GrfDenoiser) {
+    // Tiny maps: one libtorch thread per op avoids contention between test threads.
+    tch::set_num_threads(1);
     let s = ScheduleConfig::paper().build().unwrap();
     let m = N / 2 + 1;
     let mut mv = vec![0.0; N * m];
