@@ -67,7 +67,8 @@ pub fn run(args: Args) -> Result<()> {
     };
     sim_cfg.validate().context("simulate")?;
     let cfg = SuiteConfig::new(&args.name, args.n_sims, args.seed, sim_cfg);
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output folder {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create output folder {}", args.out.display()))?;
     let n_entries = design(&cfg).len();
     let total_steps = (n_entries * args.steps) as u64;
     let bar = ProgressBar::with_draw_target(Some(total_steps), ProgressDrawTarget::stderr());
@@ -86,7 +87,10 @@ pub fn run(args: Args) -> Result<()> {
         Event::Step { .. } => bar.inc(1),
         Event::Done(_) => {
             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-            bar.set_message(format!("{d} simulated, {} skipped", skipped.load(Ordering::Relaxed)));
+            bar.set_message(format!(
+                "{d} simulated, {} skipped",
+                skipped.load(Ordering::Relaxed)
+            ));
         }
     })
     .with_context(|| format!("simulate into {}", args.out.display()))?;
