@@ -28,8 +28,8 @@ OUTDIR=target/stats_bench; mkdir -p "$OUTDIR"
 MAPS=$OUTDIR/maps_${N_MAPS}_${SIDE}.npy
 export RAYON_NUM_THREADS=2 OMP_NUM_THREADS=2
 echo "== load before measuring: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
-cargo run -q --release -p stats --example stats_bench -- --maps "$N_MAPS" --side "$SIDE" --write-npy "$MAPS" --json target/stats_bench/rust.json
-"$VENV/bin/python" bench/stats_reference.py "$MAPS" --threads 2 --json target/stats_bench/python.json
+cargo run -q --release -p stats --example stats_bench -- --maps "$N_MAPS" --side "$SIDE" --threads 2 --write-npy "$MAPS" --json target/stats_bench/rust.json
+"$VENV/bin/python" bench/stats_reference.py "$MAPS" --rust-json target/stats_bench/rust.json --threads 2 --json target/stats_bench/python.json
 "$VENV/bin/python" - <<'PY'
 import json
 r = json.load(open("target/stats_bench/rust.json"))
@@ -39,4 +39,7 @@ print(f"{'statistic':<28}{'astrodiff [ms]':>16}{'Python [ms]':>14}{'ratio':>9}")
 for key, name in [("pk_ms", "P(k) (Pk_plane)"), ("pdf_ms", "pixel PDF (np.histogram)"), ("mf_ms", "MFs (quantimpy)"), ("total_ms", "total per map")]:
     a, b = r[key], p[key]
     print(f"{name:<28}{a:>16.3f}{b:>14.3f}{b / a:>8.1f}x")
+print(f"(astrodiff periodic-convention MFs, the default: {r['mf_periodic_ms']:.3f} ms/map)")
+print("same numbers on map 0:", p["check"])
+print("load average during Rust run:", r["loadavg"], "| during Python run:", p["loadavg"])
 PY

@@ -51,8 +51,17 @@ impl Histogram {
         } else if x == last {
             *self.counts.last_mut().expect("≥ 1 bin") += 1; // closed last bin
         } else {
-            // number of edges ≤ x, minus one, is the half-open bin holding x
-            let m = e.partition_point(|&edge| edge <= x) - 1;
+            // Guess the bin as if the edges were uniform, then step to the bin with
+            // e[m] ≤ x < e[m+1] by exact comparisons: exact for any edges, O(1) for uniform ones.
+            let nb = self.counts.len();
+            let guess = ((x - e[0]) / (last - e[0]) * nb as f64) as usize;
+            let mut m = guess.min(nb - 1);
+            while x < e[m] {
+                m -= 1;
+            }
+            while x >= e[m + 1] {
+                m += 1;
+            }
             self.counts[m] += 1;
         }
     }

@@ -161,13 +161,65 @@ struct Acc {
     length: f64,
 }
 
-/// A grid of values (row-major, `stride` columns) and the cells to visit; padding cells may hold
-/// −∞ ("below every threshold"). `length_cells` restricts marching squares to a sub-range.
+/// A grid (row-major, `stride` columns) of threshold levels and values, and the cells to visit.
+/// The level of a value x is the number of thresholds below it, so x > u_t ⇔ t < level: every
+/// comparison in the cell loop is an integer one, done without re-searching the thresholds.
+/// Padding cells carry level 0 ("below every threshold"). `length_cells` restricts marching
+/// squares (which needs the values) to a sub-range of cell rows/columns.
 struct CellPass<'a> {
+    lv: &'a [u32],
     g: &'a [f64],
     stride: usize,
     ncells: usize,
     length_cells: std::ops::Range<usize>,
+}
+
+/// Maps a value to its level, the number of thresholds below it (how many excursion sets
+/// contain it). For (nearly) uniform thresholds the level is guessed arithmetically and then
+/// corrected by exact comparisons, so the result is always that of the strict `u < x` count.
+struct Leveler<'a> {
+    u: &'a [f64],
+    /// (u0, 1/du) when every threshold lies within du/2 of u0 + t·du.
+    uniform: Option<(f64, f64)>,
+}
+
+impl<'a> Leveler<'a> {
+    fn new(u: &'a [f64]) -> Self {
+        let uniform = (u.len() >= 2)
+            .then(|| {
+                let du = (u[u.len() - 1] - u[0]) / (u.len() - 1) as f64;
+                let near = u
+                    .iter()
+                    .enumerate()
+                    .all(|(t, &v)| (v - (u[0] + t as f64 * du)).abs() <= 0.5 * du);
+                (near && du > 0.0).then_some((u[0], 1.0 / du))
+            })
+            .flatten();
+        Leveler { u, uniform }
+    }
+
+    #[inline]
+    fn level(&self, x: f64) -> u32 {
+        let u = self.u;
+        match self.uniform {
+            Some((u0, inv)) => {
+                let guess = ((x - u0) * inv).ceil();
+                let mut t = if guess <= 0.0 {
+                    0
+                } else {
+                    (guess as usize).min(u.len())
+                };
+                while t > 0 && u[t - 1] >= x {
+                    t -= 1;
+                }
+                while t < u.len() && u[t] < x {
+                    t += 1;
+                }
+                t as u32
+            }
+            None => u.partition_point(|&v| v < x) as u32,
+        }
+    }
 }
 
 impl CellPass<'_> {
@@ -177,24 +229,39 @@ impl CellPass<'_> {
         for i in 0..self.ncells {
             let in_len_i = self.length_cells.contains(&i);
             for j in 0..self.ncells {
-                let c = [
-                    self.g[i * s + j],
-                    self.g[(i + 1) * s + j],
-                    self.g[(i + 1) * s + j + 1],
-                    self.g[i * s + j + 1],
+                let idx = [
+                    i * s + j,
+                    (i + 1) * s + j,
+                    (i + 1) * s + j + 1,
+                    i * s + j + 1,
                 ];
-                let lo = c[0].min(c[1]).min(c[2].min(c[3]));
-                let hi = c[0].max(c[1]).max(c[2].max(c[3]));
-                // Mixed cell exactly when lo ≤ u < hi (strict >: all above iff u < lo).
-                let start = thresholds.partition_point(|&u| u < lo);
-                let end = thresholds.partition_point(|&u| u < hi);
+                let l = [
+                    self.lv[idx[0]],
+                    self.lv[idx[1]],
+                    self.lv[idx[2]],
+                    self.lv[idx[3]],
+                ];
+                // Thresholds below every corner see an all-above cell, those at or above every
+                // corner an all-below cell: only start..end are mixed.
+                let start = l[0].min(l[1]).min(l[2].min(l[3]));
+                let end = l[0].max(l[1]).max(l[2].max(l[3]));
                 if start == end {
                     continue;
                 }
                 let with_length = in_len_i && self.length_cells.contains(&j);
-                for (t, a) in acc[start..end].iter_mut().enumerate() {
-                    let u = thresholds[start + t];
-                    let b = [c[0] > u, c[1] > u, c[2] > u, c[3] > u];
+                let c = if with_length {
+                    [
+                        self.g[idx[0]],
+                        self.g[idx[1]],
+                        self.g[idx[2]],
+                        self.g[idx[3]],
+                    ]
+                } else {
+                    [0.0; 4]
+                };
+                for t in start..end {
+                    let a = &mut acc[t as usize];
+                    let b = [t < l[0], t < l[1], t < l[2], t < l[3]];
                     let code =
                         b[0] as u8 | (b[1] as u8) << 1 | (b[2] as u8) << 2 | (b[3] as u8) << 3;
                     match code.count_ones() {
@@ -211,7 +278,7 @@ impl CellPass<'_> {
                     a.pairs[2] += (b[0] != b[2]) as u64;
                     a.pairs[3] += (b[1] != b[3]) as u64;
                     if with_length {
-                        a.length += cell_length(&c, b, code, u);
+                        a.length += cell_length(&c, b, code, thresholds[t as usize]);
                     }
                 }
             }
@@ -237,7 +304,8 @@ fn cell_length(c: &[f64; 4], b: [bool; 4], code: u8, u: f64) -> f64 {
     };
     let seg = |e1: usize, e2: usize| -> f64 {
         let (p, q) = (point(e1), point(e2));
-        (p.0 - q.0).hypot(p.1 - q.1)
+        // both points lie in the unit cell: no overflow to guard against, so no hypot
+        ((p.0 - q.0) * (p.0 - q.0) + (p.1 - q.1) * (p.1 - q.1)).sqrt()
     };
     match code {
         // Saddles: two segments cutting off the two below-threshold corners.
@@ -253,17 +321,16 @@ fn cell_length(c: &[f64; 4], b: [bool; 4], code: u8, u: f64) -> f64 {
     }
 }
 
-/// Pixels above each threshold among `values`: for each value the thresholds below it are
-/// found by binary search and accumulated as a difference array.
-fn count_above<'a>(values: impl Iterator<Item = &'a f64>, thresholds: &[f64]) -> Vec<u64> {
-    let mut hits = vec![0u64; thresholds.len() + 1];
-    for &v in values {
-        hits[thresholds.partition_point(|&u| u < v)] += 1;
+/// Pixels above each threshold, from the pixels' levels (a difference array):
+/// n_above[t] = #{levels > t}.
+fn count_above<'a>(levels: impl Iterator<Item = &'a u32>, n_thresholds: usize) -> Vec<u64> {
+    let mut hits = vec![0u64; n_thresholds + 1];
+    for &l in levels {
+        hits[l as usize] += 1;
     }
-    // n_above[t] = #{v : u_t < v} = Σ_{p > t} hits[p]
-    let mut out = vec![0u64; thresholds.len()];
+    let mut out = vec![0u64; n_thresholds];
     let mut run = 0;
-    for t in (0..thresholds.len()).rev() {
+    for t in (0..n_thresholds).rev() {
         run += hits[t + 1];
         out[t] = run;
     }
@@ -328,42 +395,55 @@ fn bit_quad_counts_sorted(
     thresholds: &[f64],
     boundary: Boundary,
 ) -> Vec<BitQuadCounts> {
-    let n_above = count_above(x.iter(), thresholds);
+    let nt = thresholds.len();
+    let lev = Leveler::new(thresholds);
     let acc = match boundary {
         Boundary::Periodic => {
             // Wrap-pad one row and one column so the N² torus cells need no modulo.
             let s = n + 1;
             let mut g = vec![0.0; s * s];
+            let mut lv = vec![0u32; s * s];
             for i in 0..s {
                 for j in 0..s {
-                    g[i * s + j] = x[[i % n, j % n]];
+                    let v = x[[i % n, j % n]];
+                    g[i * s + j] = v;
+                    lv[i * s + j] = lev.level(v);
                 }
             }
-            CellPass {
+            let n_above = count_above(lv.chunks(s).take(n).flat_map(|r| &r[..n]), nt);
+            let acc = CellPass {
+                lv: &lv,
                 g: &g,
                 stride: s,
                 ncells: n,
                 length_cells: 0..n,
             }
-            .run(thresholds)
+            .run(thresholds);
+            (acc, n_above)
         }
         Boundary::Open => {
-            // One ring of −∞ ("never above"); marching squares only in the (N−1)² interior cells,
-            // which are padded cells 1..N.
+            // One ring of level 0 ("never above"); marching squares only in the (N−1)² interior
+            // cells, which are padded cells 1..N.
             let s = n + 2;
-            let mut g = vec![f64::NEG_INFINITY; s * s];
+            let mut g = vec![0.0; s * s];
+            let mut lv = vec![0u32; s * s];
             for ((i, j), &v) in x.indexed_iter() {
                 g[(i + 1) * s + j + 1] = v;
+                lv[(i + 1) * s + j + 1] = lev.level(v);
             }
-            CellPass {
+            let n_above = count_above(lv.iter(), nt);
+            let acc = CellPass {
+                lv: &lv,
                 g: &g,
                 stride: s,
                 ncells: n + 1,
                 length_cells: 1..n,
             }
-            .run(thresholds)
+            .run(thresholds);
+            (acc, n_above)
         }
     };
+    let (acc, n_above) = acc;
     acc.iter()
         .zip(n_above)
         .map(|(a, n_above)| BitQuadCounts {
@@ -391,10 +471,16 @@ fn quantimpy_counts_sorted(
     thresholds: &[f64],
 ) -> Vec<QuantimpyCounts> {
     let n_area = n.saturating_sub(1);
-    let area = count_above(x.slice(ndarray::s![..n_area, ..n_area]).iter(), thresholds);
-    let g: Vec<f64> = x.iter().copied().collect(); // row-major copy (x may be strided)
+    let lev = Leveler::new(thresholds);
+    let lv: Vec<u32> = x.iter().map(|&v| lev.level(v)).collect();
+    // quantimpy's area leaves out the last row and column
+    let area = count_above(
+        lv.chunks(n).take(n_area).flat_map(|r| &r[..n_area]),
+        thresholds.len(),
+    );
     let acc = CellPass {
-        g: &g,
+        lv: &lv,
+        g: &[], // no lengths here, so no copy of the values is needed
         stride: n,
         ncells: n_area,
         length_cells: 0..0,

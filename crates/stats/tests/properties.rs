@@ -95,6 +95,35 @@ proptest! {
         prop_assert_eq!(c.chi4(), c4 as f64 - (bg8 - 1) as f64);
     }
 
+    /// Bit-quad counts against a per-threshold brute force on the torus, for uniform thresholds
+    /// on a field quantised to the same grid (many exact ties x == u, the strict-> rule's edge).
+    #[test]
+    fn counts_match_brute_force_with_ties(n in 2usize..20, seed: u64, nt in 1usize..12, step in 1u32..4) {
+        let du = 0.25 * step as f64;
+        let f = noise(n, seed).mapv(|v| (v * 4.0).round() / 4.0);
+        let u: Vec<f64> = (0..nt).map(|t| -1.5 + du * t as f64).collect();
+        let got = bit_quad_counts(f.view(), &u, Boundary::Periodic).unwrap();
+        for (t, &ut) in u.iter().enumerate() {
+            let b = |i: usize, j: usize| f[[i % n, j % n]] > ut;
+            let (mut q1, mut q3, mut qd, mut edges, mut above) = (0u64, 0u64, 0u64, 0u64, 0u64);
+            for i in 0..n {
+                for j in 0..n {
+                    let w = [b(i, j), b(i + 1, j), b(i + 1, j + 1), b(i, j + 1)];
+                    match w.iter().filter(|&&x| x).count() {
+                        1 => q1 += 1,
+                        3 => q3 += 1,
+                        2 if w[0] == w[2] => qd += 1,
+                        _ => {}
+                    }
+                    edges += (b(i, j) != b(i + 1, j)) as u64 + (b(i, j) != b(i, j + 1)) as u64;
+                    above += b(i, j) as u64;
+                }
+            }
+            let g = &got[t];
+            prop_assert_eq!((g.q1, g.q3, g.qd, g.n_boundary_edges, g.n_above), (q1, q3, qd, edges, above), "u = {}", ut);
+        }
+    }
+
     #[test]
     fn histogram_matches_linear_scan(n in 1usize..20, seed: u64, mut edges in prop::collection::vec(-3.0f64..3.0, 2..10)) {
         edges.sort_by(f64::total_cmp);
