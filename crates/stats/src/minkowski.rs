@@ -223,8 +223,16 @@ impl<'a> Leveler<'a> {
 }
 
 impl CellPass<'_> {
+    /// Counts for every threshold in one pass. With corner levels sorted l(0) ≤ l(1) ≤ l(2) ≤ l(3),
+    /// threshold t sees exactly 3 corners above for l(0) ≤ t < l(1), 2 for l(1) ≤ t < l(2) and 1
+    /// for l(2) ≤ t < l(3); a pair of corners differs for min ≤ t < max of their levels. Each cell
+    /// therefore adds ±1 at interval ends of difference arrays (O(1) per cell, whatever the number
+    /// of thresholds); only marching squares visits each mixed (cell, threshold) pair.
     fn run(&self, thresholds: &[f64]) -> Vec<Acc> {
-        let mut acc = vec![Acc::default(); thresholds.len()];
+        let nt = thresholds.len();
+        // difference arrays over levels 0..=nt: q1, q3, qd, pairs 0..4
+        let mut d = vec![[0i64; 7]; nt + 1];
+        let mut length = vec![0.0f64; nt];
         let s = self.stride;
         for i in 0..self.ncells {
             let in_len_i = self.length_cells.contains(&i);
@@ -248,42 +256,64 @@ impl CellPass<'_> {
                 if start == end {
                     continue;
                 }
-                let with_length = in_len_i && self.length_cells.contains(&j);
-                let c = if with_length {
-                    [
+                // corner indices by level (sorting network on 4 elements)
+                let mut o = [0usize, 1, 2, 3];
+                for (x, y) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
+                    if l[o[y]] < l[o[x]] {
+                        o.swap(x, y);
+                    }
+                }
+                let ls = [l[o[0]], l[o[1]], l[o[2]], l[o[3]]];
+                d[ls[0] as usize][1] += 1; // q3 on [l(0), l(1))
+                d[ls[1] as usize][1] -= 1;
+                d[ls[2] as usize][0] += 1; // q1 on [l(2), l(3))
+                d[ls[3] as usize][0] -= 1;
+                // on [l(1), l(2)) the two highest-level corners are above: diagonal if they
+                // are {c00, c11} or {c10, c01} (indices of equal parity)
+                if ls[1] < ls[2] && o[2] % 2 == o[3] % 2 {
+                    d[ls[1] as usize][2] += 1;
+                    d[ls[2] as usize][2] -= 1;
+                }
+                for (k, (p, q)) in [(0, 1), (0, 3), (0, 2), (1, 3)].into_iter().enumerate() {
+                    let (lo, hi) = if l[p] < l[q] {
+                        (l[p], l[q])
+                    } else {
+                        (l[q], l[p])
+                    };
+                    d[lo as usize][3 + k] += 1;
+                    d[hi as usize][3 + k] -= 1;
+                }
+                if in_len_i && self.length_cells.contains(&j) {
+                    let c = [
                         self.g[idx[0]],
                         self.g[idx[1]],
                         self.g[idx[2]],
                         self.g[idx[3]],
-                    ]
-                } else {
-                    [0.0; 4]
-                };
-                for t in start..end {
-                    let a = &mut acc[t as usize];
-                    let b = [t < l[0], t < l[1], t < l[2], t < l[3]];
-                    let code =
-                        b[0] as u8 | (b[1] as u8) << 1 | (b[2] as u8) << 2 | (b[3] as u8) << 3;
-                    match code.count_ones() {
-                        1 => a.q1 += 1,
-                        3 => a.q3 += 1,
-                        _ => {
-                            if code == 0b0101 || code == 0b1010 {
-                                a.qd += 1
-                            }
-                        }
-                    }
-                    a.pairs[0] += (b[0] != b[1]) as u64;
-                    a.pairs[1] += (b[0] != b[3]) as u64;
-                    a.pairs[2] += (b[0] != b[2]) as u64;
-                    a.pairs[3] += (b[1] != b[3]) as u64;
-                    if with_length {
-                        a.length += cell_length(&c, b, code, thresholds[t as usize]);
+                    ];
+                    for t in start..end {
+                        let b = [t < l[0], t < l[1], t < l[2], t < l[3]];
+                        let code =
+                            b[0] as u8 | (b[1] as u8) << 1 | (b[2] as u8) << 2 | (b[3] as u8) << 3;
+                        length[t as usize] += cell_length(&c, b, code, thresholds[t as usize]);
                     }
                 }
             }
         }
-        acc
+        let mut run = [0i64; 7];
+        (0..nt)
+            .map(|t| {
+                for (r, x) in run.iter_mut().zip(&d[t]) {
+                    *r += x;
+                }
+                Acc {
+                    q1: run[0] as u64,
+                    q3: run[1] as u64,
+                    qd: run[2] as u64,
+                    pairs: [run[3] as u64, run[4] as u64, run[5] as u64, run[6] as u64],
+                    length: length[t],
+                }
+            })
+            .collect()
     }
 }
 
