@@ -149,25 +149,19 @@ pub fn run(args: Args) -> Result<()> {
     }
     bar.finish_and_clear();
     let mut fields = ndarray::Array3::from_shape_vec((args.n, size, size), out)?;
+    // The grid shows the normalised values (for log-transformed data: the log field), where
+    // structure is visible; the .npy holds physical units.
+    let png = args.out.with_extension("png");
+    let shown = fields.slice(ndarray::s![..args.n.min(64), .., ..]).to_owned();
     match meta {
-        Some(m) => PreparedDataset {
-            dir: PathBuf::new(),
-            meta: m,
-        }
-        .to_physical(&mut fields),
-        None => {
-            eprintln!("note: no dataset description in the checkpoint; writing normalised values")
-        }
+        Some(m) => PreparedDataset { dir: PathBuf::new(), meta: m }.to_physical(&mut fields),
+        None => eprintln!("note: no dataset description in the checkpoint; writing normalised values"),
     }
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     fields::io::write_npy_f32(&args.out, fields.view())
         .with_context(|| format!("writing {}", args.out.display()))?;
-    let png = args.out.with_extension("png");
-    let shown = fields
-        .slice(ndarray::s![..args.n.min(64), .., ..])
-        .to_owned();
     diffusion::train::write_grid_png(&shown, &png)?;
     let nonfinite = fields.iter().filter(|v| !v.is_finite()).count();
     if nonfinite > 0 {
