@@ -419,7 +419,7 @@ fn denoise_eval_scores_every_method_at_every_level() {
     };
     for level in ["sigma=0.05", "snr=2"] {
         let noisy = get(level, "noisy");
-        // The noisy input's MSE is the noise variance (6 patches × 256 pixels: ±~20% at 4σ).
+        // The noisy input's MSE is the noise variance (4 patches × 256 pixels: ±4.4% per σ).
         let r = noisy["mse_over_noise_var"].as_f64().unwrap();
         assert!((r - 1.0).abs() < 0.25, "{level}: noisy MSE/σ² = {r}");
         // The Wiener filter never does worse than doing nothing (on average).
