@@ -45,7 +45,7 @@ fn main() {
 
     println!(
         "fields data layer, {n_maps} maps of {side}² float32 ({} MB), rayon threads: {}",
-        n_maps * side * side * 4 >> 20,
+        (n_maps * side * side * 4) >> 20,
         rayon::current_num_threads()
     );
     println!(

@@ -194,7 +194,7 @@ impl ParamsTable {
 /// Maps per simulation `n_maps / n_rows`; an error naming both files if it is not a whole number.
 pub fn maps_per_simulation(n_maps: usize, maps_path: &Path, params: &ParamsTable) -> Result<usize> {
     let n_rows = params.len();
-    if n_rows == 0 || n_maps % n_rows != 0 || n_maps < n_rows {
+    if n_rows == 0 || n_maps / n_rows * n_rows != n_maps || n_maps < n_rows {
         return Err(FieldsError::Params {
             path: params.path.clone(),
             reason: format!(

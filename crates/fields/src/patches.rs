@@ -134,7 +134,7 @@ pub fn positions(
             v
         }
         Placement::Random { count } => {
-            let mut rng = substream(seed, &[0x9a7c_4e5, source as u64, rows.start as u64]);
+            let mut rng = substream(seed, &[0x09a7_c4e5, source as u64, rows.start as u64]);
             (0..count)
                 .map(|_| (rng.gen_range(i_start..i_end), rng.gen_range(0..j_end)))
                 .collect()

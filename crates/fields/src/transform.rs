@@ -209,7 +209,7 @@ pub fn resize(
     }
     match method {
         Resample::Area => {
-            if out > side || side % out != 0 {
+            if out > side || side / out * out != side {
                 return Err(FieldsError::invalid(
                     "area downsampling",
                     format!("{side} → {out} is not an integer downsampling factor; use bicubic"),

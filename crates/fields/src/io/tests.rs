@@ -12,7 +12,7 @@ fn ramp(n: usize, side: usize) -> Array3<f32> {
 fn raw_npy(dict: &str, version: u8, data: &[u8]) -> Vec<u8> {
     let mut d = dict.to_string();
     let prefix = if version == 1 { 10 } else { 12 };
-    while (prefix + d.len() + 1) % 64 != 0 {
+    while (prefix + d.len() + 1) & 63 != 0 {
         d.push(' ');
     }
     d.push('\n');
@@ -369,7 +369,8 @@ fn npy_bad_inputs_give_one_line_errors_naming_the_file() {
     let d = tmp();
     let dir = d.path();
     let data = vec![0u8; 4 * 4 * 8];
-    let cases: Vec<(&str, &str, fn(&FieldsError) -> bool)> = vec![
+    type Case = (&'static str, &'static str, fn(&FieldsError) -> bool);
+    let cases: Vec<Case> = vec![
         (
             "complex.npy",
             "{'descr': '<c8', 'fortran_order': False, 'shape': (4, 4), }",
