@@ -203,12 +203,8 @@ impl<'a> Leveler<'a> {
         let u = self.u;
         match self.uniform {
             Some((u0, inv)) => {
-                let guess = ((x - u0) * inv).ceil();
-                let mut t = if guess <= 0.0 {
-                    0
-                } else {
-                    (guess as usize).min(u.len())
-                };
+                // a float→int cast saturates (NaN → 0) and needs no libm call, unlike ceil()
+                let mut t = (((x - u0) * inv) as usize + 1).min(u.len());
                 while t > 0 && u[t - 1] >= x {
                     t -= 1;
                 }
@@ -256,32 +252,24 @@ impl CellPass<'_> {
                 if start == end {
                     continue;
                 }
-                // corner indices by level (sorting network on 4 elements)
-                let mut o = [0usize, 1, 2, 3];
-                for (x, y) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
-                    if l[o[y]] < l[o[x]] {
-                        o.swap(x, y);
-                    }
-                }
-                let ls = [l[o[0]], l[o[1]], l[o[2]], l[o[3]]];
-                d[ls[0] as usize][1] += 1; // q3 on [l(0), l(1))
-                d[ls[1] as usize][1] -= 1;
-                d[ls[2] as usize][0] += 1; // q1 on [l(2), l(3))
-                d[ls[3] as usize][0] -= 1;
-                // on [l(1), l(2)) the two highest-level corners are above: diagonal if they
-                // are {c00, c11} or {c10, c01} (indices of equal parity)
-                if ls[1] < ls[2] && o[2] % 2 == o[3] % 2 {
-                    d[ls[1] as usize][2] += 1;
-                    d[ls[2] as usize][2] -= 1;
-                }
+                // Second smallest / second largest level by a min/max network (branch-free):
+                // s0 = start ≤ s1 ≤ s2 ≤ s3 = end.
+                let (a0, b0) = (l[0].min(l[1]), l[0].max(l[1]));
+                let (a1, b1) = (l[2].min(l[3]), l[2].max(l[3]));
+                let (x, y) = (a0.max(a1), b0.min(b1));
+                let (s1, s2) = (x.min(y) as usize, x.max(y) as usize);
+                let (s0, s3) = (start as usize, end as usize);
+                d[s0][1] += 1; // exactly 3 above on [s0, s1)
+                d[s1][1] -= 1;
+                d[s2][0] += 1; // exactly 1 above on [s2, s3)
+                d[s3][0] -= 1;
+                // exactly 2 above on [s1, s2): a diagonal pair iff c00 and c11 agree there
+                let diag = (s1 < s2 && ((l[0] as usize > s1) == (l[2] as usize > s1))) as i64;
+                d[s1][2] += diag;
+                d[s2][2] -= diag;
                 for (k, (p, q)) in [(0, 1), (0, 3), (0, 2), (1, 3)].into_iter().enumerate() {
-                    let (lo, hi) = if l[p] < l[q] {
-                        (l[p], l[q])
-                    } else {
-                        (l[q], l[p])
-                    };
-                    d[lo as usize][3 + k] += 1;
-                    d[hi as usize][3 + k] -= 1;
+                    d[l[p].min(l[q]) as usize][3 + k] += 1;
+                    d[l[p].max(l[q]) as usize][3 + k] -= 1;
                 }
                 if in_len_i && self.length_cells.contains(&j) {
                     let c = [
