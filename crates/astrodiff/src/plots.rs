@@ -203,8 +203,9 @@ where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
+    // Non-positive (or NaN) values cannot sit on a log axis: pin them to the floor.
     let fix = |v: f64| match floor {
-        Some(f) if !(v > f) => f,
+        Some(f) if v.partial_cmp(&f) != Some(std::cmp::Ordering::Greater) => f,
         _ => v,
     };
     for (i, s) in series.iter().enumerate() {

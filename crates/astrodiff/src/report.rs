@@ -500,6 +500,9 @@ pub struct SampleRecord {
     pub file: String,
     /// Evaluation folder relative to the run folder (holding `evaluation.json`), if evaluated.
     pub evaluation: Option<String>,
+    /// Pixels clamped to the training range after sampling (`demo`), if any check was done.
+    #[serde(default)]
+    pub clamped_pixels: Option<u64>,
 }
 
 /// Training facts shown in the report.
@@ -570,7 +573,7 @@ fn esc(s: &str) -> String {
 fn num(x: Option<f64>) -> String {
     match x {
         None => "—".into(),
-        Some(v) if v == 0.0 => "0".into(),
+        Some(0.0) => "0".into(),
         Some(v) if v.abs() >= 1e4 || v.abs() < 1e-3 => format!("{v:.3e}"),
         Some(v) => format!("{v:.4}"),
     }
@@ -686,13 +689,21 @@ pub fn render_html(dir: &Path, inp: &ReportInput<'_>) -> Result<PathBuf> {
         ));
         if let Some(sr) = sec.sampling {
             h.push_str(&format!(
-                "<p>Sampler <b>{}</b>, {} steps, {} samples, seed {}: {:.1} s in all, <b>{:.2} s per sample</b>.</p>\n",
+                "<p>Sampler <b>{}</b>, {} steps, {} samples, seed {}: {:.1} s in all, <b>{:.2} s per sample</b>.{}</p>\n",
                 esc(&sr.sampler),
                 sr.steps,
                 sr.n,
                 sr.seed,
                 sr.wall_s,
-                sr.wall_per_sample_s
+                sr.wall_per_sample_s,
+                match sr.clamped_pixels {
+                    Some(c) if c > 0 => format!(
+                        " {c} of {} pixels ({:.2} %) fell outside the training range and were clamped to it.",
+                        sr.n * ev.generated.side * ev.generated.side,
+                        100.0 * c as f64 / (sr.n * ev.generated.side * ev.generated.side) as f64
+                    ),
+                    _ => String::new(),
+                }
             ));
         }
         h.push_str(&summary_table_html(s));
