@@ -357,6 +357,8 @@ struct MetricsLine {
 /// `metrics.jsonl` (appended; lines past the resumed step are dropped), `checkpoint.safetensors`
 /// every `checkpoint_every` steps and at the end, `samples/step_XXXXXXX.png` every
 /// `sample_every` steps. Returns the stats of the last step.
+// `%` rather than `is_multiple_of`: the workspace's MSRV is 1.85.
+#[allow(clippy::manual_is_multiple_of)]
 pub fn run(
     tr: &mut Trainer,
     data: &dyn BatchSource,
@@ -424,7 +426,7 @@ pub fn run(
         }
         match (opts.total_steps, deadline) {
             (Some(_), _) => bar.set_position(done),
-            (None, Some(_)) => bar.set_position(start.elapsed().as_secs() as u64),
+            (None, Some(_)) => bar.set_position(start.elapsed().as_secs()),
             _ => {}
         }
         if tc.checkpoint_every > 0 && done % tc.checkpoint_every == 0 {

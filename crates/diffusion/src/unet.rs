@@ -165,7 +165,7 @@ impl ResBlock {
     fn forward(&self, x: &Tensor, temb: Option<&Tensor>, train: bool) -> Tensor {
         let mut h = self.norm1.forward(&self.conv1.forward(x)).silu();
         if let (Some(l), Some(t)) = (&self.temb, temb) {
-            h = h + l.forward(&t.silu()).unsqueeze(-1).unsqueeze(-1);
+            h += l.forward(&t.silu()).unsqueeze(-1).unsqueeze(-1);
         }
         if self.dropout > 0.0 {
             h = h.dropout(self.dropout, train);
@@ -392,7 +392,7 @@ impl UNet {
         let emb = Self::sinusoidal(t, self.cfg.base_channels, kind);
         let mut temb = self.time2.forward(&self.time1.forward(&emb).gelu("none"));
         if let (Some(l), Some(c)) = (&self.cond, cond) {
-            temb = temb + l.forward(&c.to_kind(kind));
+            temb += l.forward(&c.to_kind(kind));
         }
         let mut h = match &self.init {
             Some(c) => c.forward(x),

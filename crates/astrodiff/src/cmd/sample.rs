@@ -55,6 +55,8 @@ pub struct Args {
     pub threads: Option<usize>,
 }
 
+// `%` rather than `is_multiple_of`: the workspace's MSRV is 1.85.
+#[allow(clippy::manual_is_multiple_of)]
 pub fn run(args: Args) -> Result<()> {
     if args.n == 0 || args.batch == 0 {
         bail!("--n and --batch must be positive");

@@ -165,6 +165,8 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+// `%` rather than `is_multiple_of`: the workspace's MSRV is 1.85.
+#[allow(clippy::manual_is_multiple_of)]
 fn check_data_fits(cfg: &RunConfig, ds: &PreparedDataset, dir: &Path) -> Result<()> {
     let stride = 1usize << (cfg.unet.channel_mults.len() - 1);
     let n = ds.resolution();

@@ -51,11 +51,12 @@ impl Toy {
                 let mut f = ndarray::Array2::<f32>::zeros((n, n));
                 for _ in 0..3 {
                     let (kx, ky) = (rng.gen_range(0..3) as f32, rng.gen_range(0..3) as f32);
-                    let ph: f32 = rng.gen_range(0.0..6.28);
+                    let ph: f32 = rng.gen_range(0.0..std::f32::consts::TAU);
                     let a: f32 = rng.gen_range(0.3..0.8);
                     for i in 0..n {
                         for j in 0..n {
-                            let x = 6.2832 * (kx * i as f32 + ky * j as f32) / n as f32;
+                            let x =
+                                std::f32::consts::TAU * (kx * i as f32 + ky * j as f32) / n as f32;
                             f[[i, j]] += a * (x + ph).sin();
                         }
                     }
