@@ -379,12 +379,12 @@ fn bad_input_gives_one_line_errors() {
     );
 
     let complex = p("complex.npy");
-    write_npy(&complex, "<c8", &[4, 4], &vec![0u8; 4 * 4 * 8]);
+    write_npy(&complex, "<c8", &[4, 4], &[0u8; 4 * 4 * 8]);
     let e = fails(&["stats", &s(&complex), "--box-size", "25"]);
     assert!(e.contains("complex.npy") && e.contains("c8"), "{e}");
 
     let int = p("int.npy");
-    write_npy(&int, "<i4", &[4, 4], &vec![0u8; 4 * 4 * 4]);
+    write_npy(&int, "<i4", &[4, 4], &[0u8; 4 * 4 * 4]);
     let e = fails(&["stats", &s(&int), "--box-size", "25"]);
     assert!(e.contains("int.npy") && e.contains("i4"), "{e}");
 

@@ -80,7 +80,7 @@ impl PowerSpectrumPlan {
         for b in 0..ncols {
             let ky = b as i64; // b ≤ N/2, so the column index is the wavenumber itself
                                // Rows ky = 0 and (even N) ky = N/2 hold both members of each ± pair: keep kx ≥ 0.
-            let edge_row = b == 0 || (n % 2 == 0 && b == half);
+            let edge_row = b == 0 || (n & 1 == 0 && b == half);
             for a in 0..n {
                 let kx = wavenumber(a, n);
                 if edge_row && kx < 0 {

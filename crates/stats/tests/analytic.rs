@@ -67,7 +67,7 @@ fn parseval() {
         // self-conjugate modes of even N, by direct sums (independent of the FFT)
         let mut sc = 0.0;
         if n % 2 == 0 {
-            let sign = |k: usize| if k % 2 == 0 { 1.0 } else { -1.0 };
+            let sign = |k: usize| if k & 1 == 0 { 1.0 } else { -1.0 };
             let f_n0: f64 = f.indexed_iter().map(|((i, _), v)| v * sign(i)).sum();
             let f_0n: f64 = f.indexed_iter().map(|((_, j), v)| v * sign(j)).sum();
             let f_nn: f64 = f.indexed_iter().map(|((i, j), v)| v * sign(i + j)).sum();
@@ -92,7 +92,7 @@ fn brute_force_pk(f: &Array2<f64>, l: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     for a in 0..n {
         for b in 0..=n / 2 {
             let (kx, ky) = (wavenumber(a, n), b as i64);
-            if (b == 0 || (n % 2 == 0 && b == n / 2)) && kx < 0 {
+            if (b == 0 || (n & 1 == 0 && b == n / 2)) && kx < 0 {
                 continue;
             }
             let q = ((kx * kx + ky * ky) as f64).sqrt();
