@@ -71,10 +71,17 @@ fn suite_writes_camels_layout_and_resumes() {
 
     // params file: the CAMELS header and six %.5f columns, astrophysical ones at 1.0.
     let text = std::fs::read_to_string(&files.params).unwrap();
-    let real =
-        std::fs::read_to_string("/work/shared/data/real/camels_params/params_LH_IllustrisTNG.txt")
-            .map(|t| t.lines().next().unwrap().to_string())
-            .unwrap_or_else(|_| "# Om\tsigma8\tSN1\tAGN1\tSN2\tAGN2".to_string());
+    // The real CAMELS table sits in ../shared beside the checkout (as in CI); no silent fallback.
+    let real_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/real/camels_params/params_LH_IllustrisTNG.txt"
+    );
+    let real = std::fs::read_to_string(real_path)
+        .unwrap_or_else(|e| panic!("{real_path}: {e}"))
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
     let mut lines = text.lines();
     assert_eq!(lines.next().unwrap(), real, "header must match CAMELS");
     let rows: Vec<Vec<f64>> = lines
