@@ -105,12 +105,7 @@ pub enum Boundary {
     Mirror,
 }
 
-/// Symmetric (mirror) extension of an N×N map to 2N×2N: periodic without a jump at the edges.
-pub fn mirror(x: ArrayView2<f64>) -> Array2<f64> {
-    let n = x.nrows();
-    let r = |i: usize| if i < n { i } else { 2 * n - 1 - i };
-    Array2::from_shape_fn((2 * n, 2 * n), |(i, j)| x[[r(i), r(j)]])
-}
+pub use metrics::mirror;
 
 /// The classical filters with a boundary treatment.
 struct Baselines {
@@ -450,7 +445,7 @@ pub fn run(args: Args) -> Result<()> {
         // Scores.
         let mut sc: Vec<Scores> = METHODS
             .iter()
-            .map(|_| Scores::new(n))
+            .map(|_| Scores::new(n, mirror_ext))
             .collect::<Result<_>>()?;
         for p in 0..m {
             let truth = test.index_axis(Axis(0), p);
@@ -589,7 +584,18 @@ fn write_level_plots(
     let lines = |f: &dyn Fn(&Summary) -> Vec<f64>| -> Vec<(String, Vec<f64>, Vec<f64>)> {
         entries
             .iter()
-            .map(|e| (e.method.clone(), k.clone(), f(&e.scores)))
+            .map(|e| {
+                // Up to the Nyquist wavenumber π: beyond it only the few corner modes remain.
+                let y = f(&e.scores);
+                let keep: Vec<usize> = (0..k.len())
+                    .filter(|&b| k[b] <= std::f64::consts::PI + 1e-9)
+                    .collect();
+                (
+                    e.method.clone(),
+                    keep.iter().map(|&b| k[b]).collect(),
+                    keep.iter().map(|&b| y[b]).collect(),
+                )
+            })
             .collect()
     };
     plot_lines(
@@ -601,6 +607,7 @@ fn write_level_plots(
         "k  [rad/pixel]",
         "P_est / P_true",
         true,
+        true,
         &lines(&|s| s.pk_ratio.clone()),
         Some(1.0),
     )?;
@@ -609,6 +616,7 @@ fn write_level_plots(
         &format!("cross-correlation with the truth r(k), {}", level.label()),
         "k  [rad/pixel]",
         "r(k)",
+        true,
         false,
         &lines(&|s| s.r_k.clone()),
         Some(1.0),
@@ -638,6 +646,7 @@ fn write_level_plots(
             ),
             "ν  (threshold = mean + ν·std of the true patch)",
             name,
+            false,
             false,
             &ls,
             None,
@@ -710,6 +719,7 @@ fn plot_lines(
     x_label: &str,
     y_label: &str,
     log_x: bool,
+    log_y: bool,
     lines: &[(String, Vec<f64>, Vec<f64>)],
     guide: Option<f64>,
 ) -> Result<()> {
@@ -717,7 +727,9 @@ fn plot_lines(
     let pts: Vec<(f64, f64)> = lines
         .iter()
         .flat_map(|(_, x, y)| x.iter().copied().zip(y.iter().copied()))
-        .filter(|(x, y)| x.is_finite() && y.is_finite() && (!log_x || *x > 0.0))
+        .filter(|(x, y)| {
+            x.is_finite() && y.is_finite() && (!log_x || *x > 0.0) && (!log_y || *y > 0.0)
+        })
         .collect();
     if pts.is_empty() {
         bail!("{}: nothing finite to plot", path.display());
@@ -736,8 +748,12 @@ fn plot_lines(
         x1 = x0 + 1.0;
         x0 -= if log_x { 0.0 } else { 1.0 };
     }
-    let pad = 0.05 * (y1 - y0).max(1e-12);
-    let (y0, y1) = (y0 - pad, y1 + pad);
+    let (y0, y1) = if log_y {
+        (y0 / 1.2, y1 * 1.2)
+    } else {
+        let pad = 0.05 * (y1 - y0).max(1e-12);
+        (y0 - pad, y1 + pad)
+    };
     let (w, h) = (900u32, 600u32);
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
@@ -755,6 +771,14 @@ fn plot_lines(
                     .configure_mesh()
                     .x_desc(x_label)
                     .y_desc(y_label)
+                    .x_label_formatter(&|v| format!("{v:.2}"))
+                    .y_label_formatter(&|v| {
+                        if log_y {
+                            format!("{v:.2e}")
+                        } else {
+                            format!("{v:.2}")
+                        }
+                    })
                     .label_style(("sans-serif", 14))
                     .draw()
                     .map_err(|e| de(&e))?;
@@ -769,7 +793,12 @@ fn plot_lines(
                         .iter()
                         .copied()
                         .zip(y.iter().copied())
-                        .filter(|(a, b)| a.is_finite() && b.is_finite() && (!log_x || *a > 0.0))
+                        .filter(|(a, b)| {
+                            a.is_finite()
+                                && b.is_finite()
+                                && (!log_x || *a > 0.0)
+                                && (!log_y || *b > 0.0)
+                        })
                         .collect();
                     chart
                         .draw_series(LineSeries::new(data, col.stroke_width(2)))
