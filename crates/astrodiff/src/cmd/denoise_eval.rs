@@ -601,14 +601,18 @@ fn write_level_plots(
     plot_lines(
         &dir.join(format!("pk_ratio_{tag}.png")),
         &format!(
-            "P(k) of the estimate / P(k) of the truth, {}",
+            "P(k) of the estimate / P(k) of the truth (noisy input not shown), {}",
             level.label()
         ),
         "k  [rad/pixel]",
         "P_est / P_true",
         true,
-        true,
-        &lines(&|s| s.pk_ratio.clone()),
+        false,
+        // The noisy input's ratio grows to ~10² at high k and would flatten the others.
+        &lines(&|s| s.pk_ratio.clone())
+            .into_iter()
+            .filter(|l| l.0 != "noisy")
+            .collect::<Vec<_>>(),
         Some(1.0),
     )?;
     plot_lines(
