@@ -266,6 +266,8 @@ impl Model {
     }
 
     /// Rejects maps the network cannot take: wrong side, or not a multiple of the total stride.
+    // `is_multiple_of` needs Rust 1.87; the workspace supports 1.85.
+    #[allow(clippy::manual_is_multiple_of)]
     pub fn check_side(&self, n: usize, source: &Path) -> Result<()> {
         if let Some(r) = self.resolution {
             if r != n {

@@ -289,6 +289,8 @@ fn gauss(rng: &mut impl Rng) -> f64 {
     (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
 }
 
+// The patch index p addresses several parallel per-patch arrays (σ, noise streams, outputs).
+#[allow(clippy::needless_range_loop)]
 pub fn run(args: Args) -> Result<()> {
     let mut levels: Vec<Level> = args.sigma.iter().map(|&s| Level::Sigma(s)).collect();
     levels.extend(args.snr.iter().map(|&r| Level::Snr(r)));
@@ -716,7 +718,8 @@ fn write_level_plots(
     )
 }
 
-/// Line chart of several curves (x, y), optional log-x axis and horizontal guide.
+/// Line chart of several curves (x, y), optional log axes and horizontal guide.
+#[allow(clippy::too_many_arguments)]
 fn plot_lines(
     path: &Path,
     title: &str,
