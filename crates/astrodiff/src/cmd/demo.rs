@@ -29,6 +29,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Safety factor on measured network-call times: the load of a shared machine changes between
+/// the measurement and the sampling.
+const LOAD_MARGIN: f64 = 1.5;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Run name: everything is written to <runs>/<name>/.
@@ -283,8 +287,9 @@ pub fn run(args: Args) -> Result<()> {
     // sampler over the held-out count, plus 2 DDPM fields, plus evaluation; DDPM's part is capped
     // at a quarter of the budget (then fewer or no DDPM fields are drawn).
     let (c16, c2) = forward_cost(&args, &overrides, ds.resolution())?;
-    let fast_cost = n_held.div_ceil(16) as f64 * args.fast_steps as f64 * c16;
-    let ddpm_cost = (2000.0 * c2).min(0.25 * budget);
+    // Same load margin as the DDPM sizing below, or the reserve is too small for the 2 fields.
+    let fast_cost = LOAD_MARGIN * n_held.div_ceil(16) as f64 * args.fast_steps as f64 * c16;
+    let ddpm_cost = (LOAD_MARGIN * 2000.0 * c2).min(0.25 * budget);
     let reserve = fast_cost + ddpm_cost + 20.0;
     eprintln!(
         "      network call: {:.3} s at batch 16, {:.3} s at batch 2 → reserving {:.0} s for sampling and evaluation",
@@ -378,8 +383,7 @@ pub fn run(args: Args) -> Result<()> {
     clamp_samples(&dir, &mut fast, bounds)?;
     samples.push(fast);
     // Cost of one call at batch b, interpolated between the measured batch 2 and 16.
-    // × 1.5: the load of a shared machine changes between the measurement and the sampling.
-    let call = |b: usize| 1.5 * (c2 + (c16 - c2) * (b as f64 - 2.0) / 14.0);
+    let call = |b: usize| LOAD_MARGIN * (c2 + (c16 - c2) * (b as f64 - 2.0) / 14.0);
     let eval_reserve = 20.0;
     let left = budget - t0.elapsed().as_secs_f64() - eval_reserve;
     let cap = args.max_ddpm.unwrap_or(n_held).min(n_held).min(16);
