@@ -8,7 +8,11 @@ mod plots;
 mod report;
 
 #[derive(Parser)]
-#[command(name = "astrodiff", version, about = "Diffusion models for astrophysical fields, judged with P(k), pixel PDFs and Minkowski functionals")]
+#[command(
+    name = "astrodiff",
+    version,
+    about = "Diffusion models for astrophysical fields, judged with P(k), pixel PDFs and Minkowski functionals"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,7 +72,11 @@ fn main() {
     };
     if let Err(e) = result {
         // One line, naming what went wrong; the chain joined so the root cause shows.
-        let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+        let msg = e
+            .chain()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(": ");
         eprintln!("error: {msg}");
         std::process::exit(1);
     }

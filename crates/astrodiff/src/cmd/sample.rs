@@ -154,10 +154,18 @@ pub fn run(args: Args) -> Result<()> {
     // The grid shows the normalised values (for log-transformed data: the log field), where
     // structure is visible; the .npy holds physical units.
     let png = args.out.with_extension("png");
-    let shown = fields.slice(ndarray::s![..args.n.min(64), .., ..]).to_owned();
+    let shown = fields
+        .slice(ndarray::s![..args.n.min(64), .., ..])
+        .to_owned();
     match meta {
-        Some(m) => PreparedDataset { dir: PathBuf::new(), meta: m }.to_physical(&mut fields),
-        None => eprintln!("note: no dataset description in the checkpoint; writing normalised values"),
+        Some(m) => PreparedDataset {
+            dir: PathBuf::new(),
+            meta: m,
+        }
+        .to_physical(&mut fields),
+        None => {
+            eprintln!("note: no dataset description in the checkpoint; writing normalised values")
+        }
     }
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
