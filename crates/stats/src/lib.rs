@@ -8,9 +8,11 @@
 //!
 //! Input is always an `ArrayView2<f64>` (promote f32 first); this crate reads no files.
 
+mod bitquad;
 pub mod ensemble;
 pub mod error;
 pub mod histogram;
+pub mod log10;
 pub mod minkowski;
 pub mod power_spectrum;
 pub mod transform;

@@ -19,10 +19,12 @@
 //! `chi` and `length_pix` in [`Minkowski`] are the raw Euler number and contour length (pixels)
 //! of the chosen convention (quantimpy: χ₄ minus-sampled and 2π·length).
 //!
-//! All conventions are computed in one pass over cells per map: a cell only contributes to the
-//! thresholds u with min(corners) ≤ u < max(corners) (elsewhere it is all above or all below),
-//! found by binary search, so the cost barely grows with the number of thresholds.
+//! Every value is first mapped to its level (the number of thresholds below it), so each
+//! comparison afterwards is an exact integer one. The bit-quad counts of all thresholds come from
+//! bit planes ([`crate::bitquad`]); marching squares visits only the (cell, threshold) pairs
+//! with min(corners) ≤ u < max(corners), since elsewhere a cell is all above or all below.
 
+use crate::bitquad::window_counts;
 use crate::error::{check_increasing, check_square_finite, Result};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -150,28 +152,14 @@ pub struct Minkowski {
     pub n_boundary_edges: Vec<u64>,
 }
 
-/// Per-threshold accumulators of one cell pass.
-#[derive(Clone, Copy, Default)]
-struct Acc {
-    q1: u64,
-    q3: u64,
-    qd: u64,
-    /// c00≠c10, c00≠c01, c00≠c11, c10≠c01.
-    pairs: [u64; 4],
-    length: f64,
-}
-
-/// A grid (row-major, `stride` columns) of threshold levels and values, and the cells to visit.
-/// The level of a value x is the number of thresholds below it, so x > u_t ⇔ t < level: every
-/// comparison in the cell loop is an integer one, done without re-searching the thresholds.
-/// Padding cells carry level 0 ("below every threshold"). `length_cells` restricts marching
-/// squares (which needs the values) to a sub-range of cell rows/columns.
-struct CellPass<'a> {
+/// A grid (row-major, `stride` columns) of threshold levels and values, and the cells whose
+/// marching-squares length is wanted (a range of cell rows and columns). The level of a value
+/// x is the number of thresholds below it, so x > u_t ⇔ t < level. Padding carries level 0.
+struct LengthPass<'a> {
     lv: &'a [u32],
     g: &'a [f64],
     stride: usize,
-    ncells: usize,
-    length_cells: std::ops::Range<usize>,
+    cells: std::ops::Range<usize>,
 }
 
 /// Maps a value to its level, the number of thresholds below it (how many excursion sets
@@ -198,6 +186,14 @@ impl<'a> Leveler<'a> {
         Leveler { u, uniform }
     }
 
+    /// Levels of a whole row-major map.
+    fn levels(&self, x: ArrayView2<f64>) -> Vec<u32> {
+        match x.as_slice() {
+            Some(v) => v.iter().map(|&v| self.level(v)).collect(),
+            None => x.iter().map(|&v| self.level(v)).collect(),
+        }
+    }
+
     #[inline]
     fn level(&self, x: f64) -> u32 {
         let u = self.u;
@@ -218,90 +214,36 @@ impl<'a> Leveler<'a> {
     }
 }
 
-impl CellPass<'_> {
-    /// Counts for every threshold in one pass. With corner levels sorted l(0) ≤ l(1) ≤ l(2) ≤ l(3),
-    /// threshold t sees exactly 3 corners above for l(0) ≤ t < l(1), 2 for l(1) ≤ t < l(2) and 1
-    /// for l(2) ≤ t < l(3); a pair of corners differs for min ≤ t < max of their levels. Each cell
-    /// therefore adds ±1 at interval ends of difference arrays (O(1) per cell, whatever the number
-    /// of thresholds); only marching squares visits each mixed (cell, threshold) pair.
-    fn run(&self, thresholds: &[f64]) -> Vec<Acc> {
-        let nt = thresholds.len();
-        // difference arrays over levels 0..=nt: q1, q3, qd, pairs 0..4
-        let mut d = vec![[0i64; 7]; nt + 1];
-        let mut length = vec![0.0f64; nt];
+impl LengthPass<'_> {
+    /// Marching-squares contour length at every threshold. A cell is crossed by the contours
+    /// of the thresholds t with min(corner levels) ≤ t < max(corner levels) only.
+    fn run(&self, thresholds: &[f64]) -> Vec<f64> {
+        let mut length = vec![0.0f64; thresholds.len()];
         let s = self.stride;
-        for i in 0..self.ncells {
-            let in_len_i = self.length_cells.contains(&i);
-            for j in 0..self.ncells {
+        for i in self.cells.clone() {
+            for j in self.cells.clone() {
                 let idx = [
                     i * s + j,
                     (i + 1) * s + j,
                     (i + 1) * s + j + 1,
                     i * s + j + 1,
                 ];
-                let l = [
-                    self.lv[idx[0]],
-                    self.lv[idx[1]],
-                    self.lv[idx[2]],
-                    self.lv[idx[3]],
-                ];
-                // Thresholds below every corner see an all-above cell, those at or above every
-                // corner an all-below cell: only start..end are mixed.
+                let l = idx.map(|k| self.lv[k]);
                 let start = l[0].min(l[1]).min(l[2].min(l[3]));
                 let end = l[0].max(l[1]).max(l[2].max(l[3]));
                 if start == end {
                     continue;
                 }
-                // Second smallest / second largest level by a min/max network (branch-free):
-                // s0 = start ≤ s1 ≤ s2 ≤ s3 = end.
-                let (a0, b0) = (l[0].min(l[1]), l[0].max(l[1]));
-                let (a1, b1) = (l[2].min(l[3]), l[2].max(l[3]));
-                let (x, y) = (a0.max(a1), b0.min(b1));
-                let (s1, s2) = (x.min(y) as usize, x.max(y) as usize);
-                let (s0, s3) = (start as usize, end as usize);
-                d[s0][1] += 1; // exactly 3 above on [s0, s1)
-                d[s1][1] -= 1;
-                d[s2][0] += 1; // exactly 1 above on [s2, s3)
-                d[s3][0] -= 1;
-                // exactly 2 above on [s1, s2): a diagonal pair iff c00 and c11 agree there
-                let diag = (s1 < s2 && ((l[0] as usize > s1) == (l[2] as usize > s1))) as i64;
-                d[s1][2] += diag;
-                d[s2][2] -= diag;
-                for (k, (p, q)) in [(0, 1), (0, 3), (0, 2), (1, 3)].into_iter().enumerate() {
-                    d[l[p].min(l[q]) as usize][3 + k] += 1;
-                    d[l[p].max(l[q]) as usize][3 + k] -= 1;
-                }
-                if in_len_i && self.length_cells.contains(&j) {
-                    let c = [
-                        self.g[idx[0]],
-                        self.g[idx[1]],
-                        self.g[idx[2]],
-                        self.g[idx[3]],
-                    ];
-                    for t in start..end {
-                        let b = [t < l[0], t < l[1], t < l[2], t < l[3]];
-                        let code =
-                            b[0] as u8 | (b[1] as u8) << 1 | (b[2] as u8) << 2 | (b[3] as u8) << 3;
-                        length[t as usize] += cell_length(&c, b, code, thresholds[t as usize]);
-                    }
+                let c = idx.map(|k| self.g[k]);
+                for t in start..end {
+                    let b = [t < l[0], t < l[1], t < l[2], t < l[3]];
+                    let code =
+                        b[0] as u8 | (b[1] as u8) << 1 | (b[2] as u8) << 2 | (b[3] as u8) << 3;
+                    length[t as usize] += cell_length(&c, b, code, thresholds[t as usize]);
                 }
             }
         }
-        let mut run = [0i64; 7];
-        (0..nt)
-            .map(|t| {
-                for (r, x) in run.iter_mut().zip(&d[t]) {
-                    *r += x;
-                }
-                Acc {
-                    q1: run[0] as u64,
-                    q3: run[1] as u64,
-                    qd: run[2] as u64,
-                    pairs: [run[3] as u64, run[4] as u64, run[5] as u64, run[6] as u64],
-                    length: length[t],
-                }
-            })
-            .collect()
+        length
     }
 }
 
@@ -337,22 +279,6 @@ fn cell_length(c: &[f64; 4], b: [bool; 4], code: u8, u: f64) -> f64 {
             }
         }
     }
-}
-
-/// Pixels above each threshold, from the pixels' levels (a difference array):
-/// n_above[t] = #{levels > t}.
-fn count_above<'a>(levels: impl Iterator<Item = &'a u32>, n_thresholds: usize) -> Vec<u64> {
-    let mut hits = vec![0u64; n_thresholds + 1];
-    for &l in levels {
-        hits[l as usize] += 1;
-    }
-    let mut out = vec![0u64; n_thresholds];
-    let mut run = 0;
-    for t in (0..n_thresholds).rev() {
-        run += hits[t + 1];
-        out[t] = run;
-    }
-    out
 }
 
 fn check_inputs(x: ArrayView2<f64>, thresholds: &[f64]) -> Result<usize> {
@@ -415,63 +341,56 @@ fn bit_quad_counts_sorted(
 ) -> Vec<BitQuadCounts> {
     let nt = thresholds.len();
     let lev = Leveler::new(thresholds);
-    let acc = match boundary {
+    // The windows' top-left pixels are exactly the map's pixels in both layouts, so the
+    // window counts' `top_left` is n_above.
+    let (s, g, lv, length_cells) = match boundary {
         Boundary::Periodic => {
-            // Wrap-pad one row and one column so the N² torus cells need no modulo.
+            // Wrap-pad one row and one column: the N² torus windows need no modulo.
             let s = n + 1;
             let mut g = vec![0.0; s * s];
             let mut lv = vec![0u32; s * s];
+            let levels = lev.levels(x);
             for i in 0..s {
                 for j in 0..s {
-                    let v = x[[i % n, j % n]];
-                    g[i * s + j] = v;
-                    lv[i * s + j] = lev.level(v);
+                    g[i * s + j] = x[[i % n, j % n]];
+                    lv[i * s + j] = levels[(i % n) * n + j % n];
                 }
             }
-            let n_above = count_above(lv.chunks(s).take(n).flat_map(|r| &r[..n]), nt);
-            let acc = CellPass {
-                lv: &lv,
-                g: &g,
-                stride: s,
-                ncells: n,
-                length_cells: 0..n,
-            }
-            .run(thresholds);
-            (acc, n_above)
+            (s, g, lv, 0..n)
         }
         Boundary::Open => {
-            // One ring of level 0 ("never above"); marching squares only in the (N−1)² interior
-            // cells, which are padded cells 1..N.
+            // One ring of level 0 ("never above"): (N+1)² windows; marching squares only in
+            // the (N−1)² interior cells, which are padded cells 1..N.
             let s = n + 2;
             let mut g = vec![0.0; s * s];
             let mut lv = vec![0u32; s * s];
+            let levels = lev.levels(x);
             for ((i, j), &v) in x.indexed_iter() {
                 g[(i + 1) * s + j + 1] = v;
-                lv[(i + 1) * s + j + 1] = lev.level(v);
+                lv[(i + 1) * s + j + 1] = levels[i * n + j];
             }
-            let n_above = count_above(lv.iter(), nt);
-            let acc = CellPass {
-                lv: &lv,
-                g: &g,
-                stride: s,
-                ncells: n + 1,
-                length_cells: 1..n,
-            }
-            .run(thresholds);
-            (acc, n_above)
+            (s, g, lv, 1..n)
         }
     };
-    let (acc, n_above) = acc;
-    acc.iter()
-        .zip(n_above)
-        .map(|(a, n_above)| BitQuadCounts {
-            n_above,
-            q1: a.q1,
-            q3: a.q3,
-            qd: a.qd,
-            // Each 4-neighbour pair is the E0 or E3 pair of exactly one visited cell.
-            n_boundary_edges: a.pairs[0] + a.pairs[1],
-            ms_length_pix: a.length,
+    let counts = window_counts(&lv, s, s, nt);
+    let length = LengthPass {
+        lv: &lv,
+        g: &g,
+        stride: s,
+        cells: length_cells,
+    }
+    .run(thresholds);
+    counts
+        .iter()
+        .zip(length)
+        .map(|(c, ms_length_pix)| BitQuadCounts {
+            n_above: c.top_left,
+            q1: c.q1,
+            q3: c.q3,
+            qd: c.qd,
+            // Each 4-neighbour pair is the a–c or a–b pair of exactly one window.
+            n_boundary_edges: c.pairs[0] + c.pairs[1],
+            ms_length_pix,
         })
         .collect()
 }
@@ -488,30 +407,17 @@ fn quantimpy_counts_sorted(
     n: usize,
     thresholds: &[f64],
 ) -> Vec<QuantimpyCounts> {
-    let n_area = n.saturating_sub(1);
     let lev = Leveler::new(thresholds);
-    let lv: Vec<u32> = x.iter().map(|&v| lev.level(v)).collect();
-    // quantimpy's area leaves out the last row and column
-    let area = count_above(
-        lv.chunks(n).take(n_area).flat_map(|r| &r[..n_area]),
-        thresholds.len(),
-    );
-    let acc = CellPass {
-        lv: &lv,
-        g: &[], // no lengths here, so no copy of the values is needed
-        stride: n,
-        ncells: n_area,
-        length_cells: 0..0,
-    }
-    .run(thresholds);
-    acc.iter()
-        .zip(area)
-        .map(|(a, area)| QuantimpyCounts {
-            area,
-            q1: a.q1,
-            q3: a.q3,
-            qd: a.qd,
-            c: a.pairs,
+    let lv = lev.levels(x);
+    // quantimpy's area leaves out the last row and column: the windows' top-left pixels.
+    window_counts(&lv, n, n, thresholds.len())
+        .iter()
+        .map(|c| QuantimpyCounts {
+            area: c.top_left,
+            q1: c.q1,
+            q3: c.q3,
+            qd: c.qd,
+            c: c.pairs,
         })
         .collect()
 }

@@ -49,16 +49,31 @@ impl Transform {
     /// Applies the transform, checking the input is finite first and the output is finite
     /// (log10 of a non-positive pixel is an error naming that pixel).
     pub fn apply(self, f: ArrayView2<f64>) -> Result<Array2<f64>> {
-        check_finite(f)?;
         match self {
-            Self::Identity => Ok(f.to_owned()),
+            Self::Identity => {
+                check_finite(f)?;
+                Ok(f.to_owned())
+            }
             Self::Log10 => {
-                if let Some(((i, j), &value)) = f.indexed_iter().find(|(_, v)| **v <= 0.0) {
+                let f = f.as_standard_layout();
+                let v = f.as_slice().expect("standard layout");
+                // One branch-free pass decides; the slow path only finds the culprit pixel.
+                let fine = v
+                    .iter()
+                    .fold(true, |ok, &x| ok & (x > 0.0) & (x < f64::INFINITY));
+                if !fine {
+                    check_finite(f.view())?;
+                    let ((i, j), &value) = f
+                        .indexed_iter()
+                        .find(|(_, v)| **v <= 0.0)
+                        .expect("finite, so some pixel is ≤ 0");
                     return Err(StatsError::NonPositive { i, j, value });
                 }
-                Ok(f.mapv(f64::log10))
+                let y = crate::log10::log10_of(v);
+                Ok(Array2::from_shape_vec(f.dim(), y).expect("same length"))
             }
             Self::Overdensity => {
+                check_finite(f)?;
                 let mean = f.iter().sum::<f64>() / f.len() as f64;
                 if mean == 0.0 || !mean.is_finite() {
                     return Err(StatsError::ZeroMean { mean });
