@@ -62,9 +62,20 @@ pub fn log10_in_place(v: &mut [f64]) {
     v.copy_from_slice(&out);
 }
 
+/// Whether every value is finite and at least f64::MIN_POSITIVE (the fast path's domain).
+pub fn all_normal_positive(v: &[f64]) -> bool {
+    v.iter().fold(true, |ok, &x| ok & in_domain(x))
+}
+
+/// log10 of values already known to satisfy [`all_normal_positive`] (otherwise the results
+/// for the other values are meaningless).
+pub fn log10_of_normal_positive(v: &[f64]) -> Vec<f64> {
+    dispatch(v)
+}
+
 /// The base-10 logarithm of every value, as a new vector.
 pub fn log10_of(v: &[f64]) -> Vec<f64> {
-    if v.iter().fold(true, |ok, &x| ok & in_domain(x)) {
+    if all_normal_positive(v) {
         dispatch(v)
     } else {
         v.iter()

@@ -452,7 +452,8 @@ pub fn minkowski(
             } else {
                 Boundary::Open
             };
-            for c in bit_quad_counts(x, thresholds, b)? {
+            // thresholds were checked strictly increasing: no sorting round trip
+            for c in bit_quad_counts_sorted(x, n, thresholds, b) {
                 m.v0.push(c.n_above as f64 / area);
                 m.v1.push(c.ms_length_pix / (4.0 * area));
                 m.v2.push(c.chi8() / area);
@@ -466,7 +467,7 @@ pub fn minkowski(
             }
         }
         MfConvention::Quantimpy => {
-            for c in quantimpy_counts(x, thresholds)? {
+            for c in quantimpy_counts_sorted(x, n, thresholds) {
                 m.v0.push(c.area());
                 m.v1.push(c.length());
                 m.v2.push(c.euler());

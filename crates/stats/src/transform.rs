@@ -57,16 +57,14 @@ impl Transform {
             Self::Log10 => {
                 let f = f.as_standard_layout();
                 let v = f.as_slice().expect("standard layout");
-                // One branch-free pass decides; the slow path only finds the culprit pixel.
-                let fine = v
-                    .iter()
-                    .fold(true, |ok, &x| ok & (x > 0.0) & (x < f64::INFINITY));
-                if !fine {
-                    check_finite(f.view())?;
-                    let ((i, j), &value) = f
-                        .indexed_iter()
-                        .find(|(_, v)| **v <= 0.0)
-                        .expect("finite, so some pixel is ≤ 0");
+                // One branch-free pass decides; the slow path finds the culprit pixel (or
+                // takes subnormal positive values through libm).
+                if crate::log10::all_normal_positive(v) {
+                    let y = crate::log10::log10_of_normal_positive(v);
+                    return Ok(Array2::from_shape_vec(f.dim(), y).expect("same length"));
+                }
+                check_finite(f.view())?;
+                if let Some(((i, j), &value)) = f.indexed_iter().find(|(_, v)| **v <= 0.0) {
                     return Err(StatsError::NonPositive { i, j, value });
                 }
                 let y = crate::log10::log10_of(v);
