@@ -6,7 +6,6 @@
 
 use ndarray::Array2;
 use plotters::prelude::*;
-use sim::pk::power_spectrum_2d;
 use sim::{simulate, CosmoParams, SimConfig};
 
 /// Magma-like colour map (8 anchors of matplotlib's magma), t in [0, 1].
@@ -58,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for m in &o.maps {
             let mu = m.iter().map(|&v| v as f64).sum::<f64>() / m.len() as f64;
             let d = m.mapv(|v| v as f64 / mu - 1.0);
-            let ps = power_spectrum_2d(d.view(), cfg.box_size);
+            let ps = stats::power_spectrum(d.view(), cfg.box_size).expect("finite square map");
             match &mut mean {
                 None => {
                     mean = Some((

@@ -1,5 +1,6 @@
-//! Power-spectrum estimators used to validate the simulator (the project's full 2D estimator
-//! lives in the `stats` crate; this one follows the same convention).
+//! The 3D power-spectrum estimator used to validate the simulator, and the expected binned
+//! spectra of fields drawn from a given P(k). 2D maps are measured with the `stats` crate's
+//! `Pk_plane` estimator (the project's one 2D estimator; a dev-dependency here).
 //!
 //! Convention (Pylians `Pk_plane`, see shared/fixtures/metrics/README.md §1, extended to 3D):
 //! P_b = (L^d/N^{2d}) · mean_{modes in b} |F|², F the unnormalised forward DFT of the field as
@@ -9,7 +10,7 @@
 //! relative standard error of P_b is 1/sqrt(nmodes).
 
 use crate::fft::{freq_index, FftPlan};
-use ndarray::{ArrayView2, ArrayView3};
+use ndarray::ArrayView3;
 use std::f64::consts::PI;
 
 /// Binned power spectrum. k in h/Mpc, P in [field]²·(Mpc/h)^d.
@@ -120,32 +121,6 @@ pub fn power_spectrum_3d(
     acc.finish(2.0 * PI / box_size, box_size.powi(3) / (n as f64).powi(6))
 }
 
-/// 2D power spectrum of an n×n field (same convention as the stats crate's `Pk_plane` port).
-pub fn power_spectrum_2d(field: ArrayView2<f64>, box_size: f64) -> PowerSpectrum {
-    let n = field.shape()[0];
-    assert!(
-        field.shape() == [n, n] && n % 2 == 0,
-        "need an even square grid"
-    );
-    let plan = FftPlan::new(n);
-    let mut buf: Vec<f64> = field.iter().copied().collect();
-    let spec = plan.forward_2d(&mut buf);
-    let nc = n / 2 + 1;
-    let kmax = ((2.0f64).sqrt() * (n / 2) as f64).floor() as usize;
-    let mut acc = Acc::new(kmax);
-    for a in 0..n {
-        let kx = freq_index(a, n);
-        for c in 0..nc {
-            if (c == 0 || c == n / 2) && !independent(&[a], n) {
-                continue;
-            }
-            let ky = c as i64;
-            acc.add(kx * kx + ky * ky, spec[a * nc + c].norm_sqr());
-        }
-    }
-    acc.finish(2.0 * PI / box_size, box_size.powi(2) / (n as f64).powi(4))
-}
-
 /// The expectation of each bin of [`power_spectrum_3d`] for a field drawn with power `pk`:
 /// the mean of P(|k|) over the bin's independent modes (not P at the mean k).
 pub fn expected_binned_3d(n: usize, box_size: f64, pk: impl Fn(f64) -> f64) -> PowerSpectrum {
@@ -169,7 +144,7 @@ pub fn expected_binned_3d(n: usize, box_size: f64, pk: impl Fn(f64) -> f64) -> P
     acc.finish(kf, 1.0)
 }
 
-/// 2D analogue of [`expected_binned_3d`].
+/// 2D analogue of [`expected_binned_3d`], binned as `stats::power_spectrum` bins.
 pub fn expected_binned_2d(n: usize, box_size: f64, pk: impl Fn(f64) -> f64) -> PowerSpectrum {
     let nc = n / 2 + 1;
     let kf = 2.0 * PI / box_size;

@@ -1,9 +1,7 @@
 //! Gaussian/lognormal random fields: measured P(k) against the input within cosmic variance.
 
 use ndarray::Array2;
-use sim::pk::{
-    expected_binned_2d, expected_binned_3d, power_spectrum_2d, power_spectrum_3d, PowerSpectrum,
-};
+use sim::pk::{expected_binned_2d, expected_binned_3d, power_spectrum_3d, PowerSpectrum};
 use sim::{gaussian_field_2d, gaussian_field_3d, lognormal_field_2d, CosmoParams, Cosmology};
 
 /// Mode-weighted mean of P̂_b / E_b and its standard error 1/sqrt(Σ N_b) for a Gaussian field,
@@ -55,13 +53,8 @@ fn grf_2d_matches_input_with_stats_estimator() {
     for s in 0..seeds {
         let f: Array2<f64> = gaussian_field_2d(n, l, pk, 100 + s);
         let st = stats::power_spectrum::power_spectrum(f.view(), l).unwrap();
-        let mine = power_spectrum_2d(f.view(), l);
         for i in 0..st.pk.len() {
-            assert!(
-                (st.pk[i] / mine.pk[i] - 1.0).abs() < 1e-9,
-                "2D estimators disagree in bin {i}"
-            );
-            assert_eq!(st.nmodes[i], mine.nmodes[i]);
+            assert_eq!(st.nmodes[i], exp.nmodes[i], "bin {i}: mode count");
             pooled.pk[i] += st.pk[i] / seeds as f64;
         }
     }
@@ -116,7 +109,7 @@ fn lognormal_2d_has_target_power_and_positive_density() {
     for s in 0..reps {
         let d = lognormal_field_2d(n, l, pk, 40 + s);
         assert!(d.iter().all(|&x| x > -1.0 && x.is_finite()));
-        let ps = power_spectrum_2d(d.view(), l);
+        let ps = stats::power_spectrum(d.view(), l).unwrap();
         for (m, p) in mean_p.iter_mut().zip(&ps.pk) {
             *m += p / reps as f64;
         }
