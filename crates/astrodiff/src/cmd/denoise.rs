@@ -46,6 +46,19 @@ pub struct Args {
     /// in the same units; σ = sqrt(mean(v²)). The noise is treated as white and homogeneous.
     #[arg(long, value_name = "STD")]
     pub noise_map: Option<PathBuf>,
+    #[command(flatten)]
+    pub posterior: PosteriorArgs,
+    /// Use the raw (non-EMA) weights.
+    #[arg(long)]
+    pub no_ema: bool,
+    /// Output folder: samples.npy, mean.npy, std.npy, denoise.png, denoise.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// How the posterior samples are drawn; shared by `denoise` and `denoise-eval`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PosteriorArgs {
     /// Posterior samples per input map.
     #[arg(long, default_value_t = 16)]
     pub samples: usize,
@@ -62,15 +75,10 @@ pub struct Args {
     /// injection's top-up noise, so their spread is not a posterior width.
     #[arg(long, default_value_t = 1.0)]
     pub eta: f64,
-    /// Seed of every random draw (noise top-up and reverse-process noise).
+    /// Seed of every random draw (synthetic noise in denoise-eval, noise top-up and
+    /// reverse-process noise).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Use the raw (non-EMA) weights.
-    #[arg(long)]
-    pub no_ema: bool,
-    /// Output folder: samples.npy, mean.npy, std.npy, denoise.png, denoise.json.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
 }
 
 /// How the noisy observation y (normalised units) becomes the state at t*
@@ -419,10 +427,14 @@ fn sigma_from_noise_map(path: &Path, n_expected: usize) -> Result<f64> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.samples == 0 {
+    if args.posterior.samples == 0 {
         bail!("--samples must be ≥ 1");
     }
-    let sampler = sampler_config(args.sampler, args.steps, args.eta)?;
+    let sampler = sampler_config(
+        args.posterior.sampler,
+        args.posterior.steps,
+        args.posterior.eta,
+    )?;
     let stack = MapStack::open(&args.input)?;
     stack.check_finite()?;
     let (n_maps, n, _) = stack.shape();
@@ -438,11 +450,11 @@ pub fn run(args: Args) -> Result<()> {
     let model = Model::load(&args.checkpoint, args.no_ema)?;
     model.check_side(n, &args.input)?;
     let sigma_norm = model.sigma_norm(sigma)?;
-    let t_star = start_step(&model.schedule, sigma_norm, args.injection)?;
+    let t_star = start_step(&model.schedule, sigma_norm, args.posterior.injection)?;
     eprintln!(
         "denoise: {n_maps} map(s) of {n}², σ = {sigma} (trained units) = {sigma_norm:.5} normalised → t* = {t_star} \
          (σ_t* = {:.5}), {} samples each, injection {:?}",
-        model.schedule.sigmas[t_star], args.samples, args.injection
+        model.schedule.sigmas[t_star], args.posterior.samples, args.posterior.injection
     );
 
     // Observations in normalised units.
@@ -458,7 +470,7 @@ pub fn run(args: Args) -> Result<()> {
 
     // All maps in one call: map i draws from its own stream derived from (seed, i), with its
     // K samples as one network batch.
-    let k = args.samples;
+    let k = args.posterior.samples;
     let pb = crate_progress(n_maps as u64);
     let mut cb = |i: usize, _n: usize| pb.set_position(i as u64);
     let samples = posterior_samples(
@@ -466,9 +478,9 @@ pub fn run(args: Args) -> Result<()> {
         &y,
         sigma_norm,
         k,
-        args.injection,
+        args.posterior.injection,
         &sampler,
-        args.seed,
+        args.posterior.seed,
         Some(&mut cb),
     )?;
     pb.finish_and_clear();
@@ -513,9 +525,9 @@ pub fn run(args: Args) -> Result<()> {
         "t_star": t_star,
         "sigma_t_star": model.schedule.sigmas[t_star],
         "samples": k,
-        "injection": args.injection,
+        "injection": args.posterior.injection,
         "sampler": sampler,
-        "seed": args.seed,
+        "seed": args.posterior.seed,
         "ema": !args.no_ema,
         "noise_model": "additive white Gaussian noise in the trained space (after the transform, before normalisation)",
     });

@@ -20,7 +20,7 @@
 
 pub mod metrics;
 
-use crate::cmd::denoise::{self, Injection, Model, Sampler};
+use crate::cmd::denoise::{self, Injection, Model};
 use anyhow::{bail, Context, Result};
 use fields::filters;
 use fields::MapStack;
@@ -62,9 +62,8 @@ pub struct Args {
         allow_negative_numbers = true
     )]
     pub snr: Vec<f64>,
-    /// Posterior samples per patch.
-    #[arg(long, default_value_t = 16)]
-    pub samples: usize,
+    #[command(flatten)]
+    pub posterior: denoise::PosteriorArgs,
     /// Number of held-out patches (the first M; default all).
     #[arg(long)]
     pub n_maps: Option<usize>,
@@ -72,17 +71,6 @@ pub struct Args {
     /// smoothing width, and bounded so that per-patch width tuning stays cheap.
     #[arg(long, default_value_t = 512)]
     pub n_train: usize,
-    #[arg(long, value_enum, default_value_t = Injection::Exact)]
-    pub injection: Injection,
-    #[arg(long, value_enum, default_value_t = Sampler::Ddpm)]
-    pub sampler: Sampler,
-    #[arg(long)]
-    pub steps: Option<usize>,
-    #[arg(long, default_value_t = 1.0)]
-    pub eta: f64,
-    /// Seed of the synthetic noise, the baselines' tuning noise and the posterior samples.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Output JSON (one entry per noise level and method).
     #[arg(long, value_name = "OUT.json")]
     pub json: PathBuf,
@@ -308,10 +296,14 @@ pub fn run(args: Args) -> Result<()> {
             _ => {}
         }
     }
-    if args.samples < 2 {
+    if args.posterior.samples < 2 {
         bail!("--samples must be ≥ 2 (the posterior spread needs at least two draws)");
     }
-    let sampler = denoise::sampler_config(args.sampler, args.steps, args.eta)?;
+    let sampler = denoise::sampler_config(
+        args.posterior.sampler,
+        args.posterior.steps,
+        args.posterior.eta,
+    )?;
     let _guard = diffusion::tch::no_grad_guard();
     let model = Model::load(&args.checkpoint, false)?;
     let test = load_split(&args.data, &args.split, args.n_maps, &model)?;
@@ -333,7 +325,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let baselines = Baselines::new(&train, mirror_ext)?;
     let scale = model.space.scale();
-    let k = args.samples;
+    let k = args.posterior.samples;
     eprintln!(
         "denoise-eval: {m} held-out patches of {n}², {} training patches for the baselines, K = {k}, levels {:?}",
         train.dim().0,
@@ -369,7 +361,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         let mut noisy = test.clone();
         for p in 0..m {
-            let mut rng = fields::rng::substream(args.seed, &[1, li as u64, p as u64]);
+            let mut rng = fields::rng::substream(args.posterior.seed, &[1, li as u64, p as u64]);
             noisy
                 .index_axis_mut(Axis(0), p)
                 .mapv_inplace(|v| v + sig[p] * gauss(&mut rng));
@@ -386,7 +378,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         let t_star: Vec<usize> = sig_norm
             .iter()
-            .map(|&s| denoise::start_step(&model.schedule, s, args.injection))
+            .map(|&s| denoise::start_step(&model.schedule, s, args.posterior.injection))
             .collect::<Result<_>>()?;
 
         // Baselines.
@@ -405,7 +397,7 @@ pub fn run(args: Args) -> Result<()> {
                 None => {
                     let w = baselines.best_width(
                         sig[p],
-                        fields::rng::derive_seed(args.seed, &[2, li as u64, p as u64]),
+                        fields::rng::derive_seed(args.posterior.seed, &[2, li as u64, p as u64]),
                     )?;
                     gauss_cache.insert(key, w);
                     w
@@ -425,13 +417,13 @@ pub fn run(args: Args) -> Result<()> {
             let y = noisy
                 .slice(s![p..p + 1, .., ..])
                 .mapv(|v| model.space.normalise(v) as f32);
-            let seed = fields::rng::derive_seed(args.seed, &[3, li as u64, p as u64]);
+            let seed = fields::rng::derive_seed(args.posterior.seed, &[3, li as u64, p as u64]);
             let out = denoise::posterior_samples(
                 &model,
                 &y,
                 sig_norm[p],
                 k,
-                args.injection,
+                args.posterior.injection,
                 &sampler,
                 seed,
                 None,
@@ -514,8 +506,8 @@ pub fn run(args: Args) -> Result<()> {
         n_train: train.dim().0,
         side: n,
         samples: k,
-        seed: args.seed,
-        injection: args.injection,
+        seed: args.posterior.seed,
+        injection: args.posterior.injection,
         sampler,
         transform: model.space.transform,
         normalisation_scale: scale,
