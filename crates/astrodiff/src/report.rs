@@ -232,9 +232,7 @@ pub fn evaluate_sets(
                 (lo - 0.5, lo + 0.5)
             };
             let n = opts.n_thresholds.max(2);
-            (0..n)
-                .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
-                .collect()
+            stats::uniform_edges(lo, hi, n - 1)
         }
     };
     let cfg = StatsConfig {

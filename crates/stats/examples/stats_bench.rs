@@ -142,7 +142,7 @@ fn main() {
         stats::ensemble::percentile_sorted(&px, 0.01),
         stats::ensemble::percentile_sorted(&px, 0.99),
     );
-    let thresholds: Vec<f64> = (0..25).map(|i| p1 + (p99 - p1) * i as f64 / 24.0).collect();
+    let thresholds = stats::uniform_edges(p1, p99, 24);
     let plan = PowerSpectrumPlan::new(n, 25.0).unwrap();
 
     let time = |f: &(dyn Fn(&Array2<f64>) + Sync)| -> f64 {

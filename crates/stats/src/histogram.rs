@@ -7,6 +7,7 @@
 //! * Two normalisations: [`Histogram::pdf_over_total`] = counts/(n_total·width) (all pixels) and
 //!   [`Histogram::numpy_density`] = counts/(n_in_range·width) (`np.histogram(density=True)`).
 
+use crate::binning;
 use crate::error::{check_finite, check_increasing, Result};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -66,16 +67,29 @@ impl Histogram {
         }
     }
 
-    /// Adds many values with numpy's rule; the same counts as [`Histogram::add`] on each, but
-    /// with the bin guess's division hoisted and four interleaved count arrays, so runs of
-    /// equal bins do not wait on each other's increments.
+    /// Adds many values with numpy's rule; the same counts as [`Histogram::add`] on each.
+    /// Evenly spaced edges take a vectorised pass ([`binning`]); otherwise each value's bin is
+    /// guessed and walked to. Four interleaved count arrays keep runs of equal bins from
+    /// waiting on each other's increments.
     pub fn add_all(&mut self, values: &[f64]) {
         let e = &self.edges;
         let nb = self.counts.len();
         let (first, last) = (e[0], e[nb]);
-        let scale = nb as f64 / (last - first);
         // slot 0 = below, 1..=nb = bins, nb + 1 = above
         let mut lanes = vec![[0u64; 4]; nb + 2];
+        if let Some(lin) = binning::Linspace::detect(e) {
+            // position = #{e_k ≤ x}: 0 below, m + 1 in bin m, nb + 1 at or above the last edge
+            // (numpy's closed last bin: x = e_nb has position nb)
+            let (pos, ok) = lin.positions(values, binning::Side::InclusiveClosed);
+            if ok {
+                for (i, &p) in pos.iter().enumerate() {
+                    lanes[p as usize][i & 3] += 1;
+                }
+                self.add_slots(&lanes, values.len());
+                return;
+            }
+        }
+        let scale = nb as f64 / (last - first);
         for (i, &x) in values.iter().enumerate() {
             let slot = if x < first {
                 0
@@ -158,9 +172,10 @@ pub fn histogram(x: ArrayView2<f64>, edges: &[f64]) -> Result<Histogram> {
     Ok(h)
 }
 
-/// `n` uniform bins over [lo, hi] (the data range when used as a default): edges lo + i·(hi−lo)/n,
-/// with the last edge exactly `hi` so the maximum lands in the closed last bin. A constant map
-/// (lo = hi) gets the range [lo − 0.5, lo + 0.5], as numpy does.
+/// `n` uniform bins over [lo, hi] (the data range when used as a default): the edges of
+/// `numpy.linspace(lo, hi, n + 1)` bit for bit, i·((hi − lo)/n) + lo with the last edge exactly
+/// `hi` (so the maximum lands in the closed last bin). A constant map (lo = hi) gets the range
+/// [lo − 0.5, lo + 0.5], as `numpy.histogram` does.
 pub fn uniform_edges(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let (lo, hi) = if lo == hi {
         (lo - 0.5, hi + 0.5)
@@ -168,9 +183,8 @@ pub fn uniform_edges(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         (lo, hi)
     };
     let n = n.max(1);
-    let mut e: Vec<f64> = (0..=n)
-        .map(|i| lo + (hi - lo) * i as f64 / n as f64)
-        .collect();
+    let step = (hi - lo) / n as f64;
+    let mut e: Vec<f64> = (0..=n).map(|i| i as f64 * step + lo).collect();
     e[n] = hi;
     e
 }

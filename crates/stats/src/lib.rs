@@ -8,6 +8,7 @@
 //!
 //! Input is always an `ArrayView2<f64>` (promote f32 first); this crate reads no files.
 
+mod binning;
 mod bitquad;
 pub mod ensemble;
 pub mod error;

@@ -24,6 +24,7 @@
 //! bit planes ([`crate::bitquad`]); marching squares visits only the (cell, threshold) pairs
 //! with min(corners) ≤ u < max(corners), since elsewhere a cell is all above or all below.
 
+use crate::binning;
 use crate::bitquad::window_counts;
 use crate::error::{check_increasing, check_square_finite, Result};
 use ndarray::ArrayView2;
@@ -188,6 +189,12 @@ impl<'a> Leveler<'a> {
 
     /// Levels of a whole row-major map.
     fn levels(&self, x: ArrayView2<f64>) -> Vec<u32> {
+        if let (Some(v), Some(lin)) = (x.as_slice(), binning::Linspace::detect(self.u)) {
+            let (levels, ok) = lin.positions(v, binning::Side::Strict);
+            if ok {
+                return levels;
+            }
+        }
         match x.as_slice() {
             Some(v) => v.iter().map(|&v| self.level(v)).collect(),
             None => x.iter().map(|&v| self.level(v)).collect(),

@@ -170,9 +170,7 @@ pub(crate) fn resolve_config(
                 (lo - 0.5, lo + 0.5)
             };
             let n = m.n_thresholds.max(2);
-            (0..n)
-                .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
-                .collect()
+            stats::uniform_edges(lo, hi, n - 1)
         }
     };
     stats::error::check_increasing("thresholds", &thresholds, 1).context("--thresholds")?;
