@@ -101,11 +101,25 @@ pub fn series_color(i: usize) -> RGBColor {
 
 const FONT: &str = "sans-serif";
 
+/// DejaVu Sans (its licence: assets/fonts/LICENSE-DejaVu.txt), compiled in so plots render the
+/// same on a bare cluster node with no system fonts.
+static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+
+/// Registers the embedded font as plotters' "sans-serif" (once; every drawing path calls it).
+pub fn ensure_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font(FONT, plotters::style::FontStyle::Normal, DEJAVU_SANS)
+            .unwrap_or_else(|_| panic!("the embedded DejaVu Sans font does not parse"));
+    });
+}
+
 /// Renders `draw` into an RGB buffer of `size` and writes it as PNG at `path`, atomically.
 fn render_png<F>(path: &Path, size: (u32, u32), draw: F) -> Result<()>
 where
     F: FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
 {
+    ensure_font();
     let (w, h) = size;
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {

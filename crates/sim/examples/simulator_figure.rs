@@ -83,6 +83,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (lo, hi) = (all[all.len() / 200], all[all.len() * 999 / 1000]);
 
     let (w, h) = (1560u32, 600u32);
+    // plots carry their font (DejaVu Sans, assets/fonts/LICENSE-DejaVu.txt): no system fonts needed
+    plotters::style::register_font(
+        "sans-serif",
+        plotters::style::FontStyle::Normal,
+        include_bytes!("../../../assets/fonts/DejaVuSans.ttf"),
+    )
+    .map_err(|_| "the embedded font does not parse")?;
     let root = BitMapBackend::new(&out, (w, h)).into_drawing_area();
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(1040);

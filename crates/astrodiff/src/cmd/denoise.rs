@@ -601,6 +601,7 @@ pub fn panels_png<const C: usize>(
     let h = head + rows.len() as u32 * (pw + gap + 16) + gap;
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
+        crate::plots::ensure_font();
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         let de = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
         root.draw(&Text::new(

@@ -756,6 +756,7 @@ fn plot_lines(
     let (w, h) = (900u32, 600u32);
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
+        crate::plots::ensure_font();
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         let de = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
         let mut cb = ChartBuilder::on(&root);
