@@ -3,6 +3,9 @@
 //! (computed independently by `fields::filters::wiener_filter`, pure Rust FFT) and per-mode
 //! variance s²σ²/(s² + σ²).
 
+mod common;
+use common::dev;
+
 use diffusion::analytic::GrfDenoiser;
 use diffusion::inverse::{denoise_posterior, plan_injection, Injection, InverseError};
 use diffusion::sampler::{NoiseRng, SamplerConfig};
@@ -42,15 +45,6 @@ fn to_vec(x: &Tensor) -> Vec<f64> {
             .flatten(0, -1),
     )
     .unwrap()
-}
-
-/// Device for the statistical tests: CPU, or CUDA when `ASTRODIFF_TEST_DEVICE=cuda` (used for
-/// the GPU check; the noise is generated on the CPU either way).
-fn dev() -> Device {
-    match std::env::var("ASTRODIFF_TEST_DEVICE").as_deref() {
-        Ok("cuda") => Device::Cuda(0),
-        _ => Device::Cpu,
-    }
 }
 
 /// Per-mode posterior variances (pixel units) and the implied per-pixel posterior variance.

@@ -11,6 +11,9 @@
 //!
 //! Tolerances are 4 standard deviations of the estimator, computed from the number of samples.
 
+mod common;
+use common::dev;
+
 use diffusion::analytic::{GaussianDenoiser, GrfDenoiser};
 use diffusion::sampler::{
     sample, sample_from, timesteps, NoiseRng, SamplerConfig, SamplerError, SamplerKind, Spacing,
@@ -87,15 +90,6 @@ fn to_vec(x: &Tensor) -> Vec<f64> {
             .flatten(0, -1),
     )
     .unwrap()
-}
-
-/// Device for the statistical tests: CPU, or CUDA when `ASTRODIFF_TEST_DEVICE=cuda` (used for
-/// the GPU check; the noise is generated on the CPU either way).
-fn dev() -> Device {
-    match std::env::var("ASTRODIFF_TEST_DEVICE").as_deref() {
-        Ok("cuda") => Device::Cuda(0),
-        _ => Device::Cpu,
-    }
 }
 
 fn paper() -> NoiseSchedule {

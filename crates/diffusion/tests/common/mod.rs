@@ -1,4 +1,5 @@
-//! Shared helpers for the training tests: a tiny run config and a synthetic data source.
+//! Shared helpers for the integration tests: a tiny run config, a synthetic data source and the
+//! device the statistical tests run on.
 #![allow(dead_code)]
 
 use diffusion::config::{Loss, RunConfig};
@@ -101,5 +102,14 @@ impl BatchSource for Toy {
     }
     fn field_size(&self) -> usize {
         self.fields[0].dim().0
+    }
+}
+
+/// Device for the statistical tests: CPU, or CUDA when `ASTRODIFF_TEST_DEVICE=cuda` (used for
+/// the GPU check; the noise is generated on the CPU either way).
+pub fn dev() -> tch::Device {
+    match std::env::var("ASTRODIFF_TEST_DEVICE").as_deref() {
+        Ok("cuda") => tch::Device::Cuda(0),
+        _ => tch::Device::Cpu,
     }
 }
