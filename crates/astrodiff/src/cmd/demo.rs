@@ -71,8 +71,10 @@ pub struct Args {
     /// TOML overriding parts of the preset (applied after the demo's own paper-schedule override).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Train for exactly this many optimiser steps instead of the time budget (tests, reproducible runs).
-    #[arg(long, hide = true)]
+    /// Train for exactly this many optimiser steps instead of filling the time budget, so the
+    /// run no longer depends on machine speed or load (a time budget reaches a machine- and
+    /// load-dependent step count).
+    #[arg(long)]
     pub train_steps: Option<u64>,
     /// Cap on the number of DDPM samples (default: as many as the held-out set, budget permitting).
     #[arg(long)]
