@@ -243,10 +243,11 @@ impl LengthPass<'_> {
                 }
                 let c = idx.map(|k| self.g[k]);
                 for t in start..end {
-                    let b = [t < l[0], t < l[1], t < l[2], t < l[3]];
-                    let code =
-                        b[0] as u8 | (b[1] as u8) << 1 | (b[2] as u8) << 2 | (b[3] as u8) << 3;
-                    length[t as usize] += cell_length(&c, b, code, thresholds[t as usize]);
+                    let code = (t < l[0]) as u8
+                        | ((t < l[1]) as u8) << 1
+                        | ((t < l[2]) as u8) << 2
+                        | ((t < l[3]) as u8) << 3;
+                    length[t as usize] += cell_length(&c, code, thresholds[t as usize]);
                 }
             }
         }
@@ -257,17 +258,35 @@ impl LengthPass<'_> {
 /// Marching-squares length inside one cell. Corners c00, c10, c11, c01 sit at (0,0), (1,0),
 /// (1,1), (0,1) as (axis0, axis1); edge a→b crosses at p_a + t(p_b − p_a), t = (u − x_a)/(x_b − x_a).
 #[inline]
-fn cell_length(c: &[f64; 4], b: [bool; 4], code: u8, u: f64) -> f64 {
-    // Crossing point on edge e (E0 = c00→c10, E1 = c10→c11, E2 = c11→c01, E3 = c01→c00).
+fn cell_length(c: &[f64; 4], code: u8, u: f64) -> f64 {
+    // Edge e runs from corner e to corner e + 1 (E0 = c00→c10, E1 = c10→c11, E2 = c11→c01,
+    // E3 = c01→c00): start point and direction, so the crossing is start + t·direction.
+    const START: [(f64, f64); 4] = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)];
+    const DIR: [(f64, f64); 4] = [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)];
+    // The two crossed edges of each corner pattern (bit e = corner e above); 4 = none.
+    // Saddles (0b0101, 0b1010) are two segments cutting off the two below-threshold corners.
+    const EDGES: [[u8; 2]; 16] = [
+        [4, 4],
+        [3, 0],
+        [0, 1],
+        [3, 1],
+        [1, 2],
+        [0, 1],
+        [0, 2],
+        [3, 2],
+        [2, 3],
+        [0, 2],
+        [3, 0],
+        [1, 2],
+        [1, 3],
+        [0, 1],
+        [3, 0],
+        [4, 4],
+    ];
     let point = |e: usize| -> (f64, f64) {
-        let (xa, xb) = (c[e], c[(e + 1) % 4]);
+        let (xa, xb) = (c[e], c[(e + 1) & 3]);
         let t = (u - xa) / (xb - xa);
-        match e {
-            0 => (t, 0.0),
-            1 => (1.0, t),
-            2 => (1.0 - t, 1.0),
-            _ => (0.0, 1.0 - t),
-        }
+        (START[e].0 + t * DIR[e].0, START[e].1 + t * DIR[e].1)
     };
     let seg = |e1: usize, e2: usize| -> f64 {
         let (p, q) = (point(e1), point(e2));
@@ -275,15 +294,12 @@ fn cell_length(c: &[f64; 4], b: [bool; 4], code: u8, u: f64) -> f64 {
         ((p.0 - q.0) * (p.0 - q.0) + (p.1 - q.1) * (p.1 - q.1)).sqrt()
     };
     match code {
-        // Saddles: two segments cutting off the two below-threshold corners.
         0b0101 => seg(0, 1) + seg(2, 3),
         0b1010 => seg(3, 0) + seg(1, 2),
+        0 | 15 => 0.0,
         _ => {
-            let mut edges = (0..4).filter(|&e| b[e] != b[(e + 1) % 4]);
-            match (edges.next(), edges.next()) {
-                (Some(e1), Some(e2)) => seg(e1, e2),
-                _ => 0.0,
-            }
+            let [e1, e2] = EDGES[code as usize];
+            seg(e1 as usize, e2 as usize)
         }
     }
 }
@@ -357,11 +373,15 @@ fn bit_quad_counts_sorted(
             let mut g = vec![0.0; s * s];
             let mut lv = vec![0u32; s * s];
             let levels = lev.levels(x);
+            let x = x.as_standard_layout();
+            let values = x.as_slice().expect("standard layout");
+            // row i of the padded grid is map row i mod N followed by that row's first pixel
             for i in 0..s {
-                for j in 0..s {
-                    g[i * s + j] = x[[i % n, j % n]];
-                    lv[i * s + j] = levels[(i % n) * n + j % n];
-                }
+                let r = (i % n) * n;
+                g[i * s..i * s + n].copy_from_slice(&values[r..r + n]);
+                g[i * s + n] = values[r];
+                lv[i * s..i * s + n].copy_from_slice(&levels[r..r + n]);
+                lv[i * s + n] = levels[r];
             }
             (s, g, lv, 0..n)
         }
