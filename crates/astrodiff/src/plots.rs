@@ -106,7 +106,7 @@ const FONT: &str = "sans-serif";
 static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// Registers the embedded font as plotters' "sans-serif" (once; every drawing path calls it).
-pub fn ensure_font() {
+fn ensure_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         plotters::style::register_font(FONT, plotters::style::FontStyle::Normal, DEJAVU_SANS)
@@ -114,8 +114,9 @@ pub fn ensure_font() {
     });
 }
 
-/// Renders `draw` into an RGB buffer of `size` and writes it as PNG at `path`, atomically.
-fn render_png<F>(path: &Path, size: (u32, u32), draw: F) -> Result<()>
+/// Renders `draw` into an RGB buffer of `size` (white, the embedded font registered) and writes
+/// it as PNG at `path`, atomically. Every PNG of the CLI goes through here.
+pub(crate) fn render_png<F>(path: &Path, size: (u32, u32), draw: F) -> Result<()>
 where
     F: FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
 {

@@ -599,10 +599,7 @@ pub fn panels_png<const C: usize>(
     let (gap, head) = (8u32, 52u32);
     let w = C as u32 * (pw + gap) + gap;
     let h = head + rows.len() as u32 * (pw + gap + 16) + gap;
-    let mut buf = vec![255u8; (w * h * 3) as usize];
-    {
-        crate::plots::ensure_font();
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+    crate::plots::render_png(path, (w, h), |root| {
         let de = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
         root.draw(&Text::new(
             title.to_string(),
@@ -649,13 +646,8 @@ pub fn panels_png<const C: usize>(
                 .map_err(|e| de(&e))?;
             }
         }
-        root.present().map_err(|e| de(&e))?;
-    }
-    let img = image::RgbImage::from_raw(w, h, buf).context("internal: image buffer size")?;
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .with_context(|| format!("encoding {}", path.display()))?;
-    crate::plots::write_atomic(path, &png)
+        Ok(())
+    })
 }
 
 /// Three significant digits, switching to exponent notation for very small or large values.

@@ -754,12 +754,9 @@ fn plot_lines(
         (y0 - pad, y1 + pad)
     };
     let (w, h) = (900u32, 600u32);
-    let mut buf = vec![255u8; (w * h * 3) as usize];
-    {
-        crate::plots::ensure_font();
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+    crate::plots::render_png(path, (w, h), |root| {
         let de = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
-        let mut cb = ChartBuilder::on(&root);
+        let mut cb = ChartBuilder::on(root);
         cb.caption(title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(45)
@@ -824,11 +821,6 @@ fn plot_lines(
         } else {
             draw!(cb.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| de(&e))?);
         }
-        root.present().map_err(|e| de(&e))?;
-    }
-    let img = image::RgbImage::from_raw(w, h, buf).context("internal: image buffer size")?;
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .with_context(|| format!("encoding {}", path.display()))?;
-    crate::plots::write_atomic(path, &png)
+        Ok(())
+    })
 }
