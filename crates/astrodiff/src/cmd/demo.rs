@@ -539,7 +539,7 @@ fn simulate(args: &Args, particles: usize, out: &Path) -> Result<PathBuf> {
         cloud: None,
     };
     let cfg = SuiteConfig::new("Demo", args.n_sims, args.seed, sc);
-    let bar = super::evaluate::map_progress(args.n_sims, "simulations");
+    let bar = crate::progress::bar(args.n_sims, "boxes", "simulating");
     let files = run_suite(&cfg, out, &|e| {
         if matches!(e, Event::Done(_) | Event::Skipped(_)) {
             bar.inc(1)

@@ -471,7 +471,7 @@ pub fn run(args: Args) -> Result<()> {
     // All maps in one call: map i draws from its own stream derived from (seed, i), with its
     // K samples as one network batch.
     let k = args.posterior.samples;
-    let pb = crate_progress(n_maps as u64);
+    let pb = crate::progress::bar(n_maps, "maps", "denoising");
     let mut cb = |i: usize, _n: usize| pb.set_position(i as u64);
     let samples = posterior_samples(
         &model,
@@ -563,20 +563,6 @@ pub fn run(args: Args) -> Result<()> {
         args.out.display()
     );
     Ok(())
-}
-
-/// A progress bar on stderr, hidden when stderr is not a terminal.
-pub fn crate_progress(len: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(len);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} maps  {elapsed} < {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    pb
 }
 
 /// Rows of panels with column titles on top. The first `shared` panels of a row share one

@@ -412,7 +412,7 @@ pub fn run(args: Args) -> Result<()> {
         // Diffusion posterior: one call per patch (its own σ in --snr mode), K samples as one
         // network batch, seeded by (seed, level, patch).
         let mut post = ndarray::Array4::<f64>::zeros((m, k, n, n));
-        let pb = denoise::crate_progress(m as u64);
+        let pb = crate::progress::bar(m, "patches", &level.label());
         for p in 0..m {
             let y = noisy
                 .slice(s![p..p + 1, .., ..])

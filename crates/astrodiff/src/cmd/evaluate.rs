@@ -9,7 +9,6 @@
 
 use crate::report::{self, EvalOptions, SetInfo};
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::Array2;
 use stats::{MfConvention, Transform};
 use std::path::{Path, PathBuf};
@@ -69,18 +68,6 @@ pub(crate) fn load(path: &Path, max: Option<usize>) -> Result<(Vec<Array2<f64>>,
     Ok((maps, abs.display().to_string()))
 }
 
-/// A progress bar over maps (hidden when stderr is not a terminal).
-pub(crate) fn map_progress(n: usize, msg: &str) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
-    pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} maps (eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(msg.to_string());
-    pb
-}
-
 /// Plain-text summary table for the terminal.
 pub(crate) fn print_summary(s: &report::summary::Summary) {
     let f = |x: Option<f64>| x.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into());
@@ -123,7 +110,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.edges.is_none() && args.bins == 0 {
         bail!("--bins must be at least 1");
     }
-    let pb = map_progress(real.len() + generated.len(), "measuring");
+    let pb = crate::progress::bar(real.len() + generated.len(), "maps", "measuring");
     let ev = report::evaluate_sets(
         &real,
         &generated,

@@ -7,7 +7,6 @@
 
 use crate::plots::{self, Series};
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use stats::ensemble::{Band, Ensemble, MapStats};
@@ -183,21 +182,9 @@ pub(crate) fn resolve_config(
     })
 }
 
-/// Progress bar on stderr, hidden when stderr is not a terminal.
-pub(crate) fn progress(n: usize, what: &str) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
-    pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} maps ({per_sec}, eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
-}
-
 /// Measures every map of a stack in parallel (the stats crate's `measure_many`).
 pub(crate) fn measure_input(inp: &Input, cfg: &StatsConfig) -> Result<Vec<MapStats>> {
-    let pb = progress(inp.stack.len(), &inp.path.display().to_string());
+    let pb = crate::progress::bar(inp.stack.len(), "maps", &inp.path.display().to_string());
     let out = stats::measure_many(
         inp.stack.len(),
         inp.stack.side(),
