@@ -160,10 +160,6 @@ fn pooled(maps: &[Array2<f64>]) -> Vec<f64> {
     maps.iter().flat_map(|m| m.iter().copied()).collect()
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    stats::ensemble::percentile_sorted(sorted, q)
-}
-
 /// Measures and compares; `on_map` is called after each measured map (progress).
 pub fn evaluate_sets(
     real: &[Array2<f64>],
@@ -225,14 +221,7 @@ pub fn evaluate_sets(
                 .flat_map(|s| tr[s * tr.len() / take].iter().copied())
                 .collect();
             px.sort_by(f64::total_cmp);
-            let (lo, hi) = (quantile(&px, 0.01), quantile(&px, 0.99));
-            let (lo, hi) = if hi > lo {
-                (lo, hi)
-            } else {
-                (lo - 0.5, lo + 0.5)
-            };
-            let n = opts.n_thresholds.max(2);
-            stats::uniform_edges(lo, hi, n - 1)
+            stats::ensemble::percentile_thresholds(&px, opts.n_thresholds)
         }
     };
     let cfg = StatsConfig {

@@ -138,11 +138,7 @@ fn main() {
     px.sort_by(f64::total_cmp);
     let (lo, hi) = (px[0], px[px.len() - 1]);
     let edges = stats::uniform_edges(lo, hi, 40);
-    let (p1, p99) = (
-        stats::ensemble::percentile_sorted(&px, 0.01),
-        stats::ensemble::percentile_sorted(&px, 0.99),
-    );
-    let thresholds = stats::uniform_edges(p1, p99, 24);
+    let thresholds = stats::ensemble::percentile_thresholds(&px, 25); // the CLI's default rule
     let plan = PowerSpectrumPlan::new(n, 25.0).unwrap();
 
     let time = |f: &(dyn Fn(&Array2<f64>) + Sync)| -> f64 {

@@ -118,6 +118,22 @@ pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * w
 }
 
+/// The default MF thresholds: `n` (at least 2) values, `numpy.linspace` between the 1st and
+/// 99th percentile of the `sorted` pixels (a ±0.5 range around a constant map). The CLI's
+/// `stats`, `compare` and `evaluate` all use this rule.
+pub fn percentile_thresholds(sorted: &[f64], n: usize) -> Vec<f64> {
+    let (lo, hi) = (
+        percentile_sorted(sorted, 0.01),
+        percentile_sorted(sorted, 0.99),
+    );
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    };
+    crate::uniform_edges(lo, hi, n.max(2) - 1)
+}
+
 impl Band {
     /// Summarises rows (one per map) of equal length.
     pub fn from_rows(rows: &[&[f64]]) -> Result<Self> {

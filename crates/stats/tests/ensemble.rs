@@ -144,3 +144,18 @@ fn errors_name_the_value() {
     assert!(stats::power_spectrum(Array2::<f64>::zeros((0, 0)).view(), 25.0).is_err());
     assert!(stats::power_spectrum(map(0, 1.0).view(), -1.0).is_err());
 }
+
+#[test]
+fn default_thresholds_span_the_1st_to_99th_percentile() {
+    let sorted: Vec<f64> = (0..=100).map(f64::from).collect();
+    assert_eq!(
+        stats::ensemble::percentile_thresholds(&sorted, 3),
+        vec![1.0, 50.0, 99.0]
+    );
+    // a constant map gets a unit range around the value; fewer than 2 thresholds become 2
+    assert_eq!(
+        stats::ensemble::percentile_thresholds(&[4.0; 10], 3),
+        vec![3.5, 4.0, 4.5]
+    );
+    assert_eq!(stats::ensemble::percentile_thresholds(&sorted, 1).len(), 2);
+}

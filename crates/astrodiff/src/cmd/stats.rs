@@ -159,17 +159,7 @@ pub(crate) fn resolve_config(
         Some(t) => t.clone(),
         None => {
             let px = sample_pixels(threshold_from, m.transform)?;
-            let (lo, hi) = (
-                stats::ensemble::percentile_sorted(&px, 0.01),
-                stats::ensemble::percentile_sorted(&px, 0.99),
-            );
-            let (lo, hi) = if hi > lo {
-                (lo, hi)
-            } else {
-                (lo - 0.5, lo + 0.5)
-            };
-            let n = m.n_thresholds.max(2);
-            stats::uniform_edges(lo, hi, n - 1)
+            stats::ensemble::percentile_thresholds(&px, m.n_thresholds)
         }
     };
     stats::error::check_increasing("thresholds", &thresholds, 1).context("--thresholds")?;
