@@ -4,7 +4,7 @@
 //! variance s²σ²/(s² + σ²).
 
 mod common;
-use common::dev;
+use common::{dev, to_vec};
 
 use diffusion::analytic::GrfDenoiser;
 use diffusion::inverse::{denoise_posterior, plan_injection, Injection, InverseError};
@@ -36,15 +36,6 @@ fn setup() -> (NoiseSchedule, GrfDenoiser) {
     }
     let den = GrfDenoiser::from_mode_variance(&s, N, 0.2, mv);
     (s, den)
-}
-
-fn to_vec(x: &Tensor) -> Vec<f64> {
-    Vec::<f64>::try_from(
-        x.to_device(Device::Cpu)
-            .to_kind(Kind::Double)
-            .flatten(0, -1),
-    )
-    .unwrap()
 }
 
 /// Per-mode posterior variances (pixel units) and the implied per-pixel posterior variance.

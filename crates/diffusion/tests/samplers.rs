@@ -12,7 +12,7 @@
 //! Tolerances are 4 standard deviations of the estimator, computed from the number of samples.
 
 mod common;
-use common::dev;
+use common::{dev, to_vec};
 
 use diffusion::analytic::{GaussianDenoiser, GrfDenoiser};
 use diffusion::sampler::{
@@ -81,15 +81,6 @@ fn chain_variance(s: &NoiseSchedule, kind: SamplerKind, ts: &[usize], s2: f64) -
         SamplerKind::Dpmpp2m => m * m,
         _ => v,
     }
-}
-
-fn to_vec(x: &Tensor) -> Vec<f64> {
-    Vec::<f64>::try_from(
-        x.to_device(Device::Cpu)
-            .to_kind(Kind::Double)
-            .flatten(0, -1),
-    )
-    .unwrap()
 }
 
 fn paper() -> NoiseSchedule {

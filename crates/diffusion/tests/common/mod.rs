@@ -113,3 +113,13 @@ pub fn dev() -> tch::Device {
         _ => tch::Device::Cpu,
     }
 }
+
+/// A tensor's values as f64, in row-major order, wherever it lives.
+pub fn to_vec(x: &tch::Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(
+        x.to_device(tch::Device::Cpu)
+            .to_kind(tch::Kind::Double)
+            .flatten(0, -1),
+    )
+    .unwrap()
+}
