@@ -79,6 +79,18 @@ pub enum FieldsError {
     Invalid { what: String, reason: String },
 }
 
+impl From<atomicio::Error> for FieldsError {
+    fn from(e: atomicio::Error) -> Self {
+        match e {
+            atomicio::Error::Io { path, what, error } => FieldsError::Io { path, what, error },
+            locked @ atomicio::Error::Locked { .. } => FieldsError::Invalid {
+                what: "folder".into(),
+                reason: locked.to_string(),
+            },
+        }
+    }
+}
+
 impl FieldsError {
     pub(crate) fn io(path: impl Into<PathBuf>, what: &'static str, error: std::io::Error) -> Self {
         FieldsError::Io {

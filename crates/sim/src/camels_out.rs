@@ -113,9 +113,9 @@ pub struct SuiteFiles {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SimError + '_ {
-    move |source| SimError::Io {
+    move |error| SimError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 
@@ -126,25 +126,13 @@ fn file_err(path: &Path, msg: impl std::fmt::Display) -> SimError {
     }
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
-}
-
-/// Writes via a temporary file in the same folder, then renames (a crash never leaves a partial file).
+/// Writes via a temporary file in the same folder, then renames (the workspace's rule,
+/// [`atomicio`]): a crash never leaves a partial file, an error never leaves the temporary one.
 fn atomic_write(
     path: &Path,
     write: impl FnOnce(&Path) -> Result<(), SimError>,
 ) -> Result<(), SimError> {
-    let tmp = tmp_path(path);
-    let r = write(&tmp).and_then(|_| fs::rename(&tmp, path).map_err(io_err(path)));
-    if r.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    r
+    atomicio::write_via(path, write)
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), SimError> {

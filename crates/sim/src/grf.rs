@@ -96,7 +96,10 @@ pub fn gaussian_field_3d(
     pk: impl Fn(f64) -> f64 + Sync,
     seed: u64,
 ) -> Array3<f64> {
-    assert!(n >= 2 && n % 2 == 0, "grid side must be even, got {n}");
+    assert!(
+        n >= 2 && n.is_multiple_of(2),
+        "grid side must be even, got {n}"
+    );
     let plan = FftPlan::new(n);
     let mut spec = gaussian_modes_3d(&plan, box_size, pk, seed);
     let mut f = plan.inverse_3d(&mut spec);
@@ -113,7 +116,10 @@ pub fn gaussian_field_2d(
     pk: impl Fn(f64) -> f64 + Sync,
     seed: u64,
 ) -> Array2<f64> {
-    assert!(n >= 2 && n % 2 == 0, "grid side must be even, got {n}");
+    assert!(
+        n >= 2 && n.is_multiple_of(2),
+        "grid side must be even, got {n}"
+    );
     let plan = FftPlan::new(n);
     let mut noise = white_noise(n, 2, seed);
     let mut spec = plan.forward_2d(&mut noise);

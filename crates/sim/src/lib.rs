@@ -31,13 +31,26 @@ use ndarray::Array2;
 pub enum SimError {
     #[error("invalid parameter: {0}")]
     Param(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// Shown in the message, deliberately not a `source()` (chains would print it twice).
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{path}: {msg}")]
     File { path: String, msg: String },
+}
+
+impl From<atomicio::Error> for SimError {
+    fn from(e: atomicio::Error) -> Self {
+        match e {
+            atomicio::Error::Io { path, what, error } => SimError::Io {
+                path: format!("{}: {what}", path.display()),
+                error,
+            },
+            other => SimError::File {
+                path: String::new(),
+                msg: other.to_string(),
+            },
+        }
+    }
 }
 
 /// N-body particles: comoving positions in [0, L)³ (Mpc/h) and canonical momenta p = a² dx/dt
@@ -106,7 +119,7 @@ impl SimConfig {
     /// Checks the settings, with a message naming the bad value.
     pub fn validate(&self) -> Result<(), SimError> {
         let even = |name: &str, v: usize, min: usize| {
-            if v < min || v % 2 != 0 {
+            if v < min || !v.is_multiple_of(2) {
                 Err(SimError::Param(format!(
                     "{name} = {v} must be even and at least {min}"
                 )))

@@ -91,7 +91,7 @@ pub fn power_spectrum_3d(
 ) -> PowerSpectrum {
     let n = field.shape()[0];
     assert!(
-        field.shape() == [n, n, n] && n % 2 == 0,
+        field.shape() == [n, n, n] && n.is_multiple_of(2),
         "need an even cubic grid"
     );
     let plan = FftPlan::new(n);

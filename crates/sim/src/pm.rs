@@ -52,7 +52,7 @@ pub struct ParticleMesh {
 impl ParticleMesh {
     pub fn new(mesh: usize, box_size: f64) -> Self {
         assert!(
-            mesh >= 4 && mesh % 2 == 0,
+            mesh >= 4 && mesh.is_multiple_of(2),
             "mesh must be even and ≥ 4, got {mesh}"
         );
         ParticleMesh {

@@ -154,7 +154,7 @@ pub fn run(args: Args) -> Result<()> {
     if !(args.minutes.is_finite() && args.minutes > 0.0) {
         bail!("--minutes {}: must be a positive number", args.minutes);
     }
-    if args.resolution < 8 || args.resolution % 4 != 0 {
+    if args.resolution < 8 || !args.resolution.is_multiple_of(4) {
         bail!(
             "--resolution {}: must be a multiple of 4, at least 8 (32 or 64 recommended)",
             args.resolution
