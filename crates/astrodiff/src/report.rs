@@ -209,7 +209,11 @@ pub fn evaluate_sets(
                 .chain(&pg)
                 .copied()
                 .fold(f64::NEG_INFINITY, f64::max);
-            stats::uniform_edges(lo, hi, opts.n_bins)
+            stats::uniform_edges(
+                lo,
+                hi,
+                stats::histogram::check_bin_count(opts.n_bins).context("--bins")?,
+            )
         }
     };
     let thresholds = match &opts.thresholds {
@@ -222,6 +226,7 @@ pub fn evaluate_sets(
                 .collect();
             px.sort_by(f64::total_cmp);
             stats::ensemble::percentile_thresholds(&px, opts.n_thresholds)
+                .context("--n-thresholds")?
         }
     };
     let cfg = StatsConfig {

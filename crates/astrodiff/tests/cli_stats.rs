@@ -447,3 +447,71 @@ fn bad_input_gives_one_line_errors() {
     let e = fails(&["compare", &s(&ok), &s(&big), "--box-size", "25"]);
     assert!(e.contains("same side"), "{e}");
 }
+
+/// Names of temporary files (`.NAME.XXXXXX.tmp`) left in `dir`.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect()
+}
+
+#[test]
+fn overflowing_headers_absurd_counts_and_unwritable_outputs_fail_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |name: &str| tmp.path().join(name);
+    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
+
+    // A header whose n·N·N·4 wraps to a small number (it used to pass the truncation check and
+    // then panic on every map, forever).
+    for (name, shape) in [
+        ("wrap1.npy", vec![1usize << 54, 16, 16]),
+        ("wrap2.npy", vec![4, 1 << 31, 1 << 31]),
+    ] {
+        let path = p(name);
+        write_npy(&path, "<f4", &shape, &[0u8; 1024]);
+        for cmd in [
+            vec!["stats", &s(&path), "--box-size", "25"],
+            vec!["data", "info", &s(&path)],
+        ] {
+            let e = fails(&cmd.to_vec());
+            assert!(e.contains(name) && e.contains("overflow"), "{cmd:?}: {e}");
+        }
+        let ok = p("ok8.npy");
+        write_npy(&ok, "<f8", &[8, 8], &f64_bytes(&smooth_map(8, 0.0, 1.0)));
+        let e = fails(&["compare", &s(&ok), &s(&path), "--box-size", "25"]);
+        assert!(e.contains(name) && e.contains("overflow"), "{e}");
+    }
+
+    let ok = p("ok.npy");
+    write_npy(&ok, "<f8", &[8, 8], &f64_bytes(&smooth_map(8, 0.0, 1.0)));
+    let e = fails(&[
+        "stats",
+        &s(&ok),
+        "--box-size",
+        "25",
+        "--bins",
+        "100000000000",
+    ]);
+    assert!(e.contains("--bins") && e.contains("100000000000"), "{e}");
+    let e = fails(&["stats", &s(&ok), "--box-size", "25", "--n-thresholds", "0"]);
+    assert!(e.contains("--n-thresholds") && e.contains("= 0"), "{e}");
+
+    // --json naming an existing folder: the rename fails, and nothing is left beside it.
+    let taken = p("taken");
+    std::fs::create_dir(&taken).unwrap();
+    let e = fails(&["stats", &s(&ok), "--box-size", "25", "--json", &s(&taken)]);
+    assert!(e.contains("taken") && e.contains("rename"), "{e}");
+    let e = fails(&[
+        "compare",
+        &s(&ok),
+        &s(&ok),
+        "--box-size",
+        "25",
+        "--json",
+        &s(&taken),
+    ]);
+    assert!(e.contains("taken"), "{e}");
+    assert_eq!(temporaries(tmp.path()), Vec::<String>::new());
+}

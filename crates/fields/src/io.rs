@@ -196,8 +196,25 @@ impl MapStack {
         let mut entry = zip
             .by_name(&chosen)
             .map_err(|e| FieldsError::format(&display, format!("cannot read member: {e}")))?;
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry
+        // The declared size is the archive's word, not a fact: never reserve more than deflate
+        // could expand the stored bytes to (at most 1032:1), and never read past the declared size.
+        let declared = entry.size();
+        let cap = entry
+            .compressed_size()
+            .saturating_mul(1032)
+            .saturating_add(1024);
+        if declared > cap {
+            return Err(FieldsError::format(
+                &display,
+                format!(
+                    "member claims {declared} bytes from {} compressed: corrupt archive",
+                    entry.compressed_size()
+                ),
+            ));
+        }
+        let mut bytes = Vec::with_capacity(declared as usize);
+        (&mut entry)
+            .take(declared)
             .read_to_end(&mut bytes)
             .map_err(|e| FieldsError::io(&display, "cannot decompress member", e))?;
         if !bytes.starts_with(b"\x93NUMPY") {
@@ -242,7 +259,7 @@ impl MapStack {
             return Err(FieldsError::FortranOrder { path: path.into() });
         }
         let (n, side) = stack_dims(path, &h.shape)?;
-        let need = (n * side * side * elem.size()) as u64;
+        let need = data_bytes(path, &h.shape, elem.size())?;
         let have = (data.bytes().len() - h.data_offset) as u64;
         if have < need {
             return Err(FieldsError::Truncated {
@@ -280,10 +297,15 @@ impl MapStack {
             let npix: usize = if naxes.is_empty() {
                 0
             } else {
-                naxes.iter().product()
+                checked_product(path, &naxes, 1)?
             };
             let esize = (h.bitpix.unsigned_abs() / 8) as usize;
-            let data_len = esize * h.gcount * (h.pcount + npix);
+            let data_len = h
+                .pcount
+                .checked_add(npix)
+                .and_then(|p| p.checked_mul(h.gcount))
+                .and_then(|p| p.checked_mul(esize))
+                .ok_or_else(|| too_large(path, &naxes))?;
             let is_image = hdu == 0 || h.xtension.as_deref() == Some("IMAGE");
             if is_image && npix > 0 {
                 let elem = match h.bitpix {
@@ -304,7 +326,7 @@ impl MapStack {
                 // numpy order is the reverse of FITS axis order.
                 let shape: Vec<usize> = naxes.iter().rev().copied().collect();
                 let (n, side) = stack_dims(path, &shape)?;
-                let need = (n * side * side * esize) as u64;
+                let need = data_bytes(path, &shape, esize)?;
                 let have = bytes.len().saturating_sub(h.data_start) as u64;
                 if have < need {
                     return Err(FieldsError::Truncated {
@@ -331,8 +353,11 @@ impl MapStack {
                     format!("HDU {hdu} is a tile-compressed image; decompress it first (funpack, or astropy)"),
                 ));
             }
-            let padded = data_len.div_ceil(FITS_BLOCK) * FITS_BLOCK;
-            start = h.data_start + padded;
+            start = data_len
+                .div_ceil(FITS_BLOCK)
+                .checked_mul(FITS_BLOCK)
+                .and_then(|p| p.checked_add(h.data_start))
+                .ok_or_else(|| too_large(path, &naxes))?;
             hdu += 1;
         }
     }
@@ -596,6 +621,28 @@ fn stack_dims(path: &Path, shape: &[usize]) -> Result<(usize, usize)> {
     Ok((n, r))
 }
 
+/// The data bytes a header's shape promises, refusing shapes whose size overflows (a corrupt
+/// or hostile header must get an error, not a wrapped size that passes the truncation check).
+fn data_bytes(path: &Path, shape: &[usize], elem_size: usize) -> Result<u64> {
+    Ok(checked_product(path, shape, elem_size)? as u64)
+}
+
+fn checked_product(path: &Path, shape: &[usize], elem_size: usize) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(elem_size, |acc, &d| acc.checked_mul(d))
+        .filter(|&b| b <= isize::MAX as usize)
+        .ok_or_else(|| too_large(path, shape))
+}
+
+fn too_large(path: &Path, shape: &[usize]) -> FieldsError {
+    FieldsError::Shape {
+        path: path.into(),
+        shape: shape.to_vec(),
+        reason: "the header's sizes overflow: corrupt header".into(),
+    }
+}
+
 // ---------------------------------------------------------------- .npy header
 
 struct NpyHeader {
@@ -747,8 +794,12 @@ fn parse_fits_header(bytes: &[u8], start: usize, path: &Path, hdu: usize) -> Res
                 actual: bytes.len() as u64,
             });
         }
+        // FITS headers are ASCII; checking that (not just UTF-8) keeps the byte slicing below
+        // on character boundaries.
         let card = std::str::from_utf8(&bytes[pos..pos + 80])
-            .map_err(|_| bad(format!("non-ASCII header card at byte {pos}")))?;
+            .ok()
+            .filter(|c| c.is_ascii())
+            .ok_or_else(|| bad(format!("non-ASCII header card at byte {pos}")))?;
         pos += 80;
         let key = card[..8].trim_end();
         if key == "END" {
@@ -836,41 +887,13 @@ fn parse_fits_header(bytes: &[u8], start: usize, path: &Path, hdu: usize) -> Res
 
 // ---------------------------------------------------------------- writers
 
-/// Write through a temporary file in `path`'s folder, then rename it over
-/// `path`: readers see the old file or the complete new one, never a part.
+/// Write `path` atomically (the workspace's one rule, [`atomicio`]): readers see the old file or
+/// the complete new one, never a part, and no temporary file is left behind on any error.
 pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<&mut File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let prefix = format!(".{name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // Ordinary file permissions (0666 minus the umask), not tempfile's private 0600.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder
-        .tempfile_in(&dir)
-        .map_err(|e| FieldsError::io(path, "cannot create a temporary file next to it", e))?;
-    {
-        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        write(&mut w).map_err(|e| FieldsError::io(path, "cannot write", e))?;
-        w.flush()
-            .map_err(|e| FieldsError::io(path, "cannot write", e))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| FieldsError::io(path, "cannot flush to disk", e))?;
-    tmp.persist(path)
-        .map_err(|e| FieldsError::io(path, "cannot rename into place", e.error))?;
-    Ok(())
+    atomicio::write_with(path, write).map_err(FieldsError::from)
 }
 
 /// Element types the writers take.

@@ -138,7 +138,7 @@ fn main() {
     px.sort_by(f64::total_cmp);
     let (lo, hi) = (px[0], px[px.len() - 1]);
     let edges = stats::uniform_edges(lo, hi, 40);
-    let thresholds = stats::ensemble::percentile_thresholds(&px, 25); // the CLI's default rule
+    let thresholds = stats::ensemble::percentile_thresholds(&px, 25).expect("25 thresholds"); // the CLI's default rule
     let plan = PowerSpectrumPlan::new(n, 25.0).unwrap();
 
     let time = |f: &(dyn Fn(&Array2<f64>) + Sync)| -> f64 {

@@ -121,7 +121,15 @@ pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
 /// The default MF thresholds: `n` (at least 2) values, `numpy.linspace` between the 1st and
 /// 99th percentile of the `sorted` pixels (a ±0.5 range around a constant map). The CLI's
 /// `stats`, `compare` and `evaluate` all use this rule.
-pub fn percentile_thresholds(sorted: &[f64], n: usize) -> Vec<f64> {
+pub fn percentile_thresholds(sorted: &[f64], n: usize) -> Result<Vec<f64>> {
+    if !(2..=crate::histogram::MAX_BINS).contains(&n) {
+        return Err(StatsError::Count {
+            what: "number of thresholds",
+            value: n,
+            min: 2,
+            max: crate::histogram::MAX_BINS,
+        });
+    }
     let (lo, hi) = (
         percentile_sorted(sorted, 0.01),
         percentile_sorted(sorted, 0.99),
@@ -131,7 +139,7 @@ pub fn percentile_thresholds(sorted: &[f64], n: usize) -> Vec<f64> {
     } else {
         (lo - 0.5, lo + 0.5)
     };
-    crate::uniform_edges(lo, hi, n.max(2) - 1)
+    Ok(crate::uniform_edges(lo, hi, n - 1))
 }
 
 impl Band {

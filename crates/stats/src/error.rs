@@ -31,6 +31,13 @@ pub enum StatsError {
         index: usize,
         value: f64,
     },
+    #[error("{what} = {value}: must be between {min} and {max}")]
+    Count {
+        what: &'static str,
+        value: usize,
+        min: usize,
+        max: usize,
+    },
     #[error("box size must be positive and finite, got {0}")]
     BadBoxSize(f64),
     #[error("maps in one set must share a shape/binning: {0}")]

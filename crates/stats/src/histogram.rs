@@ -176,6 +176,24 @@ pub fn histogram(x: ArrayView2<f64>, edges: &[f64]) -> Result<Histogram> {
 /// `numpy.linspace(lo, hi, n + 1)` bit for bit, i·((hi − lo)/n) + lo with the last edge exactly
 /// `hi` (so the maximum lands in the closed last bin). A constant map (lo = hi) gets the range
 /// [lo − 0.5, lo + 0.5], as `numpy.histogram` does.
+/// Most bins a histogram may have (2²⁴: its edges and counts then take ~270 MB); more is a typo,
+/// not a measurement, and would abort on allocation.
+pub const MAX_BINS: usize = 1 << 24;
+
+/// Checks a requested number of bins: 1 ≤ `n` ≤ [`MAX_BINS`].
+pub fn check_bin_count(n: usize) -> crate::error::Result<usize> {
+    if (1..=MAX_BINS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(crate::error::StatsError::Count {
+            what: "number of bins",
+            value: n,
+            min: 1,
+            max: MAX_BINS,
+        })
+    }
+}
+
 pub fn uniform_edges(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let (lo, hi) = if lo == hi {
         (lo - 0.5, hi + 0.5)

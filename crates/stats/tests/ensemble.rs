@@ -149,13 +149,20 @@ fn errors_name_the_value() {
 fn default_thresholds_span_the_1st_to_99th_percentile() {
     let sorted: Vec<f64> = (0..=100).map(f64::from).collect();
     assert_eq!(
-        stats::ensemble::percentile_thresholds(&sorted, 3),
+        stats::ensemble::percentile_thresholds(&sorted, 3).unwrap(),
         vec![1.0, 50.0, 99.0]
     );
-    // a constant map gets a unit range around the value; fewer than 2 thresholds become 2
+    // a constant map gets a unit range around the value
     assert_eq!(
-        stats::ensemble::percentile_thresholds(&[4.0; 10], 3),
+        stats::ensemble::percentile_thresholds(&[4.0; 10], 3).unwrap(),
         vec![3.5, 4.0, 4.5]
     );
-    assert_eq!(stats::ensemble::percentile_thresholds(&sorted, 1).len(), 2);
+    // fewer than 2 thresholds, or absurdly many, are refused with the count in the message
+    for n in [0, 1, stats::histogram::MAX_BINS + 1] {
+        let e = stats::ensemble::percentile_thresholds(&sorted, n).unwrap_err();
+        assert!(e.to_string().contains(&format!("= {n}")), "{e}");
+    }
+    assert!(stats::histogram::check_bin_count(0).is_err());
+    assert!(stats::histogram::check_bin_count(100_000_000_000).is_err());
+    assert_eq!(stats::histogram::check_bin_count(40), Ok(40));
 }

@@ -107,9 +107,6 @@ pub fn run(args: Args) -> Result<()> {
         n_bins: args.bins,
         n_thresholds: args.n_thresholds,
     };
-    if args.edges.is_none() && args.bins == 0 {
-        bail!("--bins must be at least 1");
-    }
     let pb = crate::progress::bar(real.len() + generated.len(), "maps", "measuring");
     let ev = report::evaluate_sets(
         &real,

@@ -147,11 +147,9 @@ pub(crate) fn resolve_config(
     let edges = match &m.edges {
         Some(e) => e.clone(),
         None => {
-            if m.bins == 0 {
-                bail!("--bins must be at least 1");
-            }
+            let bins = stats::histogram::check_bin_count(m.bins).context("--bins")?;
             let (lo, hi) = data_range(range_from, m.transform)?;
-            stats::uniform_edges(lo, hi, m.bins)
+            stats::uniform_edges(lo, hi, bins)
         }
     };
     stats::error::check_increasing("edges", &edges, 2).context("--edges")?;
@@ -159,7 +157,7 @@ pub(crate) fn resolve_config(
         Some(t) => t.clone(),
         None => {
             let px = sample_pixels(threshold_from, m.transform)?;
-            stats::ensemble::percentile_thresholds(&px, m.n_thresholds)
+            stats::ensemble::percentile_thresholds(&px, m.n_thresholds).context("--n-thresholds")?
         }
     };
     stats::error::check_increasing("thresholds", &thresholds, 1).context("--thresholds")?;
@@ -239,9 +237,10 @@ pub(crate) const UNITS: Units = Units {
         "pixel units (periodic/open: per unit area; quantimpy: raw area, perimeter/2pi, chi4/pi)",
 };
 
-/// Writes `bytes` atomically (temporary name in the same folder, then rename).
+/// Writes `bytes` atomically (temporary name in the same folder, then rename); the error
+/// already names the file.
 pub(crate) fn write_out(path: &Path, bytes: &[u8]) -> Result<()> {
-    plots::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
+    plots::write_atomic(path, bytes)
 }
 
 pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {

@@ -529,3 +529,63 @@ fn from_array_wraps_in_memory_maps() {
     assert_eq!(s.to_array3_f32(), a);
     assert!(MapStack::from_array("x", Array3::<f32>::zeros((2, 3, 4)).view()).is_err());
 }
+
+#[test]
+fn headers_whose_sizes_overflow_are_refused_not_wrapped() {
+    // Shapes whose byte count n·N·N·size wraps usize: before the checked arithmetic they passed
+    // the truncation check and every later read panicked or tried to allocate exabytes.
+    let d = tmp();
+    for (k, shape) in ["(18014398509481984, 16, 16)", "(4, 2147483648, 2147483648)"]
+        .iter()
+        .enumerate()
+    {
+        let p = d.path().join(format!("over{k}.npy"));
+        let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+        std::fs::write(&p, raw_npy(&dict, 1, &[0u8; 1024])).unwrap();
+        let e = err_of(&p);
+        let msg = e.to_string();
+        assert!(matches!(e, FieldsError::Shape { .. }), "{msg}");
+        assert!(
+            msg.contains("overflow") && msg.contains(&format!("over{k}.npy")),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'));
+    }
+    // The FITS equivalent, NAXIS3 = 2^54, and an extension skip whose size overflows.
+    let p = d.path().join("over.fits");
+    let cards = [
+        card("SIMPLE", "T"),
+        card("BITPIX", "-32"),
+        card("NAXIS", "3"),
+        card("NAXIS1", "16"),
+        card("NAXIS2", "16"),
+        card("NAXIS3", "18014398509481984"),
+    ];
+    std::fs::write(&p, fits_bytes(&cards, &[0u8; 2880])).unwrap();
+    let msg = err_of(&p).to_string();
+    assert!(
+        msg.contains("overflow") && msg.contains("over.fits"),
+        "{msg}"
+    );
+    let cards = [
+        card("SIMPLE", "T"),
+        card("BITPIX", "8"),
+        card("NAXIS", "0"),
+        card("PCOUNT", "9223372036854775807"),
+        card("GCOUNT", "4"),
+    ];
+    std::fs::write(&p, fits_bytes(&cards, &[0u8; 2880])).unwrap();
+    assert!(MapStack::open(&p).is_err());
+}
+
+#[test]
+fn non_ascii_fits_cards_are_an_error_not_a_panic() {
+    let d = tmp();
+    let p = d.path().join("utf8.fits");
+    // A two-byte character straddling the key/value boundary at byte 8.
+    let mut c = card("SIMPLE", "T");
+    c.replace_range(0..9, "SIMPLE é");
+    assert_eq!((c.len(), c.is_char_boundary(8)), (80, false));
+    std::fs::write(&p, fits_bytes(&[c], &[])).unwrap();
+    assert!(err_of(&p).to_string().contains("non-ASCII"));
+}
