@@ -95,7 +95,7 @@ impl CmdName {
 pub struct ParamsTable {
     pub path: PathBuf,
     /// Column names: [`PARAM_NAMES`] for 6-column tables, else from the `#`
-    /// header line when it has one name per column, else `p0, p1, …`.
+    /// header line, which must then name every column.
     pub names: Vec<String>,
     /// `(n_simulations, n_columns)`.
     pub rows: Array2<f64>,
@@ -170,7 +170,19 @@ impl ParamsTable {
         } else {
             match header {
                 Some(h) if h.len() == ncol => h,
-                _ => (0..ncol).map(|k| format!("p{k}")).collect(),
+                // Nothing says what the columns are: a CMD table with a column lost is more
+                // likely than a new layout, and guessed names would be silently wrong.
+                _ => {
+                    return Err(FieldsError::Params {
+                        path: path.into(),
+                        reason: format!(
+                        "{ncol} columns, but CAMELS CMD tables have {} ({}); for another layout \
+                             name every column in a first '#' line",
+                        PARAM_NAMES.len(),
+                        PARAM_NAMES.join(" ")
+                    ),
+                    })
+                }
             }
         };
         Ok(ParamsTable {

@@ -260,7 +260,14 @@ impl PreparedDataset {
         let dir = dir.as_ref();
         let path = dir.join("dataset.json");
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            FieldsError::io(&path, "cannot read (is this a prepared dataset folder?)", e)
+            if e.kind() == std::io::ErrorKind::NotFound && dir.join("train.npy").exists() {
+                FieldsError::format(
+                    dir,
+                    "has train.npy but no dataset.json: an interrupted or failed `data prepare`; run it again",
+                )
+            } else {
+                FieldsError::io(&path, "cannot read (is this a prepared dataset folder?)", e)
+            }
         })?;
         let meta: DatasetMeta = serde_json::from_str(&text)
             .map_err(|e| FieldsError::format(&path, format!("not a dataset description: {e}")))?;
@@ -356,8 +363,11 @@ impl PreparedDataset {
 
     /// Training batches (with parameter rows when present), see [`BatchStream`].
     pub fn batch_stream(&self, seed: u64) -> Result<BatchStream> {
+        let train = self.load("train")?;
+        // `prepare` never writes NaN; a file changed since would otherwise surface as a NaN loss.
+        check_finite(train.view(), &self.split_path("train"))?;
         BatchStream::new(
-            self.load("train")?,
+            train,
             self.load_params("train")?,
             seed,
             self.default_augment(),
@@ -466,6 +476,18 @@ fn open_sources(cfg: &PrepareConfig) -> Result<Sources> {
     };
     if let Some(file) = cmd_file {
         let c = CmdStack::open(&file, cfg.params.as_deref())?;
+        if let (Some(name), None) = (&c.name, &c.params) {
+            // Without the table nothing says which maps share a simulation, and a split by
+            // map would put maps of one simulation in both train and test.
+            return Err(FieldsError::Params {
+                path: file.clone(),
+                reason: format!(
+                    "CAMELS-layout stack without its parameter table (looked for {} next to it): \
+                     the split must be by simulation; give --params FILE",
+                    name.params_candidates().join(" or ")
+                ),
+            });
+        }
         let n = c.maps.len();
         let box_size = match (cfg.box_size, &c.name) {
             (Some(b), _) => Some((b, "given".to_string())),
@@ -592,10 +614,52 @@ fn group_by_source(list: &[ItemOrigin]) -> Vec<(usize, Range<usize>)> {
     groups
 }
 
+/// Files [`prepare`] writes, besides `dataset.json` (which it writes last).
+fn output_names() -> Vec<String> {
+    let mut v = vec!["normalization.json".to_string()];
+    for s in SPLITS {
+        v.push(format!("{s}.npy"));
+        v.push(format!("{s}_params.npy"));
+    }
+    v
+}
+
+/// Makes room for a new dataset in `dir` so that it changes as a whole: the old manifest goes
+/// first (durably), then every file an earlier `prepare` wrote. A crash at any point leaves
+/// either the old complete set or a folder without `dataset.json`, which
+/// [`PreparedDataset::open`] refuses; never old provenance over new data, nor stale parameter rows.
+fn clear_outputs(dir: &Path) -> Result<()> {
+    let remove = |p: PathBuf| match std::fs::remove_file(&p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(FieldsError::io(
+            p,
+            "cannot remove the previous dataset's file",
+            e,
+        )),
+    };
+    remove(dir.join("dataset.json"))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    for name in output_names() {
+        remove(dir.join(name))?;
+    }
+    Ok(())
+}
+
 /// Build a prepared dataset folder from `cfg` and open it.
 pub fn prepare(cfg: &PrepareConfig) -> Result<PreparedDataset> {
     if cfg.resolution == 0 {
         return Err(FieldsError::invalid("--resolution", "must be > 0"));
+    }
+    if let Some(b) = cfg.box_size {
+        if !(b.is_finite() && b > 0.0) {
+            return Err(FieldsError::invalid(
+                "--box-size",
+                format!("{b}: must be a positive length in Mpc/h"),
+            ));
+        }
     }
     let src = open_sources(cfg)?;
     let side = src.stacks[0].side();
@@ -760,6 +824,7 @@ pub fn prepare(cfg: &PrepareConfig) -> Result<PreparedDataset> {
 
     std::fs::create_dir_all(&cfg.out)
         .map_err(|e| FieldsError::io(&cfg.out, "cannot create output folder", e))?;
+    clear_outputs(&cfg.out)?;
     let param_names: Vec<String> = src
         .params
         .as_ref()

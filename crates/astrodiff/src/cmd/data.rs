@@ -284,7 +284,8 @@ fn ranges(v: &[usize]) -> String {
 fn run_info(a: InfoArgs) -> anyhow::Result<()> {
     let p = &a.path;
     if p.is_dir() {
-        if p.join("dataset.json").is_file() {
+        if p.join("dataset.json").is_file() || p.join("train.npy").is_file() {
+            // Also names a folder left by an interrupted `prepare` (data but no manifest).
             let ds = PreparedDataset::open(p)?;
             print_dataset(&ds);
             return Ok(());

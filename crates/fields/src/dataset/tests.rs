@@ -365,3 +365,127 @@ fn real_dust_maps_give_64px_train_and_test_patches_without_overlap() {
     }
     assert!(ds.count("train") > 500 && ds.count("test") > 0);
 }
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_failed_re_prepare_never_leaves_the_old_manifest_over_new_data() {
+    let d = tempfile::tempdir().unwrap();
+    let (with_params, _) = write_cmd(d.path(), "Old", 6, 2, 16);
+    let out = d.path().join("ds");
+    let mut cfg = PrepareConfig::new(&with_params, 8, &out);
+    cfg.split = SplitSpec::parse("0-3,4,5", 0).unwrap();
+    let old = prepare(&cfg).unwrap();
+    assert!(out.join("train_params.npy").exists());
+
+    // Re-prepare other data into the same folder and make it fail part-way (a folder stands
+    // where test.npy must go; before the fix, train.npy was already replaced by then and the
+    // old dataset.json still described the old data).
+    let src = d.path().join("plain");
+    std::fs::create_dir_all(&src).unwrap();
+    write_dust(&src, 4, 16);
+    std::fs::remove_file(out.join("test.npy")).unwrap();
+    std::fs::create_dir(out.join("test.npy")).unwrap();
+    std::fs::write(out.join("test.npy").join("x"), b"keep me").unwrap();
+    let mut cfg2 = PrepareConfig::new(&src, 8, &out);
+    cfg2.split = SplitSpec::parse("0-1,2,3", 0).unwrap();
+    assert!(prepare(&cfg2).is_err());
+    // Either the old set, complete, or no manifest at all: here no manifest.
+    match PreparedDataset::open(&out) {
+        Ok(ds) => {
+            assert_eq!(ds.meta, old.meta);
+            assert_eq!(ds.load("train").unwrap().dim().0, ds.count("train"));
+        }
+        Err(e) => assert!(e.to_string().contains("dataset.json"), "{e}"),
+    }
+    assert!(!out.join("dataset.json").exists());
+    // With the obstacle gone the re-prepare succeeds, and no stale parameter rows remain.
+    std::fs::remove_dir_all(out.join("test.npy")).unwrap();
+    let new = prepare(&cfg2).unwrap();
+    assert!(new.meta.param_names.is_empty());
+    assert_eq!(
+        files_in(&out),
+        [
+            "dataset.json",
+            "normalization.json",
+            "test.npy",
+            "train.npy",
+            "val.npy"
+        ]
+    );
+    assert_eq!(new.count("train"), 2);
+}
+
+#[test]
+fn a_cmd_stack_without_its_params_table_is_refused_not_split_by_map() {
+    let d = tempfile::tempdir().unwrap();
+    let (p, _) = write_cmd(d.path(), "NoTable", 6, 3, 16);
+    std::fs::remove_file(d.path().join("params_LH_NoTable.txt")).unwrap();
+    let e = prepare(&PrepareConfig::new(&p, 8, d.path().join("o")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("Maps_Mcdm_NoTable_LH_z=0.00.npy")
+            && e.contains("params_LH_NoTable.txt")
+            && e.contains("--params"),
+        "{e}"
+    );
+    assert!(!d.path().join("o").join("dataset.json").exists());
+}
+
+#[test]
+fn bad_box_sizes_and_unnamed_params_columns_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let (p, _) = write_cmd(d.path(), "Box", 4, 2, 16);
+    for b in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let mut cfg = PrepareConfig::new(&p, 8, d.path().join("o"));
+        cfg.box_size = Some(b);
+        let e = prepare(&cfg).unwrap_err().to_string();
+        assert!(
+            e.contains("--box-size") && e.contains("positive"),
+            "{b}: {e}"
+        );
+    }
+    // A CMD table with a column lost: 5 columns and no header naming them.
+    let t = d.path().join("params_LH_Box.txt");
+    std::fs::write(
+        &t,
+        "0.1 0.6 1 1 1\n0.2 0.7 1 1 1\n0.3 0.8 1 1 1\n0.4 0.9 1 1 1\n",
+    )
+    .unwrap();
+    let e = prepare(&PrepareConfig::new(&p, 8, d.path().join("o")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("params_LH_Box.txt") && e.contains("5 columns"),
+        "{e}"
+    );
+    // Named columns are another layout, and fine.
+    std::fs::write(
+        &t,
+        "# Om s8 a b c\n0.1 0.6 1 1 1\n0.2 0.7 1 1 1\n0.3 0.8 1 1 1\n0.4 0.9 1 1 1\n",
+    )
+    .unwrap();
+    let ds = prepare(&PrepareConfig::new(&p, 8, d.path().join("o"))).unwrap();
+    assert_eq!(ds.param_names(), ["Om", "s8", "a", "b", "c"]);
+}
+
+#[test]
+fn nan_written_into_train_npy_after_prepare_is_named_before_training() {
+    let d = tempfile::tempdir().unwrap();
+    let (p, _) = write_cmd(d.path(), "Late", 4, 2, 16);
+    let out = d.path().join("ds");
+    let ds = prepare(&PrepareConfig::new(&p, 8, &out)).unwrap();
+    let mut train = ds.load("train").unwrap();
+    train[[1, 2, 3]] = f32::NAN;
+    write_npy_f32(out.join("train.npy"), train.view()).unwrap();
+    let e = ds.batch_stream(0).err().unwrap().to_string();
+    assert!(e.contains("train.npy") && e.contains("non-finite"), "{e}");
+}
