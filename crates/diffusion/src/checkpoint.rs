@@ -22,19 +22,20 @@ pub const FILE_NAME: &str = "checkpoint.safetensors";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("{path}: {source}")]
+    /// Shown in the message, deliberately not a `source()` (chains would print it twice).
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: not a valid astrodiff checkpoint: {msg}")]
     Format { path: PathBuf, msg: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io {
+    move |error| CheckpointError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -134,34 +135,18 @@ pub fn write_atomic_with_hook(
                 path: path.to_path_buf(),
                 msg: e.to_string(),
             })?;
-    let tmp = tmp_path(path);
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(&bytes).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-    }
-    before_rename().map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Persist the rename itself; failure to open a directory is not fatal on all systems.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
-/// The temporary name used while writing `path`.
-pub fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".tmp");
-    path.with_file_name(name)
+    atomicio::write_with_hook(path, |w| w.write_all(&bytes), before_rename).map_err(|e| match e {
+        atomicio::Error::Io { path, error, .. } => CheckpointError::Io { path, error },
+        other => CheckpointError::Format {
+            path: path.to_path_buf(),
+            msg: other.to_string(),
+        },
+    })
 }
 
 /// Reads a checkpoint file (or `RUN_DIR/checkpoint.safetensors` when given a directory).
+/// Refuses a file whose tensors hold NaN or ∞ (a diverged run): nothing sampled, denoised or
+/// resumed from it could be used.
 pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
     let path = if path.is_dir() {
         path.join(FILE_NAME)
@@ -169,12 +154,78 @@ pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
         path.to_path_buf()
     };
     let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+    let d = decode(&bytes, &path)?;
+    let tensors = d
+        .tensors
+        .into_iter()
+        .map(|(name, shape, data)| {
+            let t = match data {
+                Values::F32(v) => Tensor::from_slice(&v),
+                Values::F64(v) => Tensor::from_slice(&v),
+            };
+            (name, t.reshape(shape.as_slice()))
+        })
+        .collect();
+    Ok(Checkpoint {
+        step: d.step,
+        seed: d.seed,
+        adam_step: d.adam_step,
+        wall_s: d.wall_s,
+        config: d.config,
+        normalisation: d.normalisation,
+        tensors,
+    })
+}
+
+/// Tensor values as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+/// A checkpoint decoded from its bytes, before any tensor is made (so it can be checked, and
+/// fuzzed, without libtorch): `(name, shape, values)` per tensor, in file order.
+#[derive(Debug)]
+pub struct Decoded {
+    pub step: u64,
+    pub seed: u64,
+    pub adam_step: u64,
+    pub wall_s: f64,
+    pub config: RunConfig,
+    pub normalisation: Option<String>,
+    pub tensors: Vec<(String, Vec<i64>, Values)>,
+}
+
+/// What a safetensors error means, for a user (its variant names mean nothing to one).
+fn describe(e: &safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    match e {
+        E::HeaderTooSmall | E::InvalidHeaderLength | E::MetadataIncompleteBuffer => {
+            "truncated or not a safetensors file (its header or data is cut short)".into()
+        }
+        E::InvalidHeader | E::InvalidHeaderStart | E::InvalidHeaderDeserialization => {
+            "not a safetensors file (its header is not valid JSON)".into()
+        }
+        E::HeaderTooLarge => "not a safetensors file (header length over 100 MB)".into(),
+        E::InvalidOffset(n) => format!("corrupt: tensor '{n}' has invalid data offsets"),
+        E::TensorInvalidInfo | E::InvalidTensorView(..) | E::ValidationOverflow => {
+            "corrupt: a tensor's shape, dtype and data size disagree".into()
+        }
+        E::TensorNotFound(n) => format!("no tensor '{n}'"),
+        E::IoError(e) => e.to_string(),
+        E::JsonError(e) => format!("header is not valid JSON: {e}"),
+    }
+}
+
+/// Decodes and checks a checkpoint's bytes; `path` names it in errors.
+pub fn decode(bytes: &[u8], path: &Path) -> Result<Decoded, CheckpointError> {
     let bad = |msg: String| CheckpointError::Format {
-        path: path.clone(),
+        path: path.to_path_buf(),
         msg,
     };
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("{e:?}")))?;
-    let (_, md) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(format!("{e:?}")))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(describe(&e)))?;
+    let (_, md) = SafeTensors::read_metadata(bytes).map_err(|e| bad(describe(&e)))?;
     let meta = md.metadata().clone().unwrap_or_default();
     let get = |k: &str| {
         meta.get(k)
@@ -193,30 +244,38 @@ pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
     };
     let config: RunConfig =
         serde_json::from_str(get("config")?).map_err(|e| bad(format!("config: {e}")))?;
-    let mut tensors = HashMap::new();
-    for (name, view) in st.tensors() {
+    let mut tensors = Vec::new();
+    let mut views = st.tensors();
+    views.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, view) in views {
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         let data = view.data();
-        let t = match view.dtype() {
-            Dtype::F32 => {
-                let v: Vec<f32> = data
-                    .chunks_exact(4)
+        let values = match view.dtype() {
+            Dtype::F32 => Values::F32(
+                data.chunks_exact(4)
                     .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                    .collect();
-                Tensor::from_slice(&v)
-            }
-            Dtype::F64 => {
-                let v: Vec<f64> = data
-                    .chunks_exact(8)
+                    .collect(),
+            ),
+            Dtype::F64 => Values::F64(
+                data.chunks_exact(8)
                     .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-                    .collect();
-                Tensor::from_slice(&v)
-            }
+                    .collect(),
+            ),
             d => return Err(bad(format!("tensor '{name}' has unsupported dtype {d:?}"))),
         };
-        tensors.insert(name, t.reshape(shape.as_slice()));
+        let nonfinite = match &values {
+            Values::F32(v) => v.iter().filter(|x| !x.is_finite()).count(),
+            Values::F64(v) => v.iter().filter(|x| !x.is_finite()).count(),
+        };
+        if nonfinite > 0 {
+            return Err(bad(format!(
+                "tensor '{name}' holds {nonfinite} non-finite value(s) (NaN or ∞): the run diverged; \
+                 use an earlier checkpoint or retrain with a lower train.lr"
+            )));
+        }
+        tensors.push((name, shape, values));
     }
-    Ok(Checkpoint {
+    Ok(Decoded {
         step: num("step")?,
         seed: num("seed")?,
         adam_step: num("adam_step")?,

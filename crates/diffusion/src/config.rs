@@ -232,6 +232,11 @@ impl RunConfig {
         if t.batch_size == 0 {
             return Err("train.batch_size must be positive".into());
         }
+        if t.log_every == 0 {
+            return Err(
+                "train.log_every = 0: must be at least 1 (steps between metrics lines)".into(),
+            );
+        }
         if !(t.lr > 0.0 && t.lr.is_finite()) {
             return Err(format!("train.lr = {} must be positive", t.lr));
         }

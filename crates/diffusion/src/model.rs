@@ -62,6 +62,9 @@ impl Denoiser for NetDenoiser<'_> {
 /// available, else CPU. On the CPU, torch's intra-op threads are set to `threads` or, by
 /// default, the number of cores.
 pub fn select_device(arg: Option<&str>, threads: Option<usize>) -> Result<Device, String> {
+    if threads == Some(0) {
+        return Err("--threads 0: give at least 1 thread (or leave it out for all cores)".into());
+    }
     let dev = match arg.map(|s| s.trim().to_ascii_lowercase()) {
         None => Device::cuda_if_available(),
         Some(s) if s == "cpu" => Device::Cpu,
@@ -88,7 +91,7 @@ pub fn select_device(arg: Option<&str>, threads: Option<usize>) -> Result<Device
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
-        tch::set_num_threads(n.max(1) as i32);
+        tch::set_num_threads(n as i32);
     }
     Ok(dev)
 }

@@ -60,6 +60,10 @@ pub enum SamplerError {
     ZeroSteps,
     #[error("sampler: start step t = {t} is outside the schedule (T = {timesteps})")]
     StartOutOfRange { t: usize, timesteps: usize },
+    #[error(
+        "sampler: {steps} steps asked for, but the schedule has only T = {timesteps} timesteps"
+    )]
+    TooManySteps { steps: usize, timesteps: usize },
     #[error("sampler: DDIM eta = {0} must be in [0, 1]")]
     BadEta(f64),
     #[error("sampler: clip_x0 = {0} must be finite and > 0")]
@@ -248,6 +252,14 @@ pub fn sample<D: Denoiser + ?Sized>(
 ) -> Result<SampleOutput, SamplerError> {
     if shape.is_empty() || shape[0] < 1 || shape.iter().any(|&d| d < 1) {
         return Err(SamplerError::BadShape(shape.to_vec()));
+    }
+    // From pure noise every one of the T timesteps is available; more steps than that cannot
+    // be taken (denoising starts lower and clamps, see [`timesteps`]).
+    if let Some(steps) = config.steps.filter(|&s| s > schedule.timesteps()) {
+        return Err(SamplerError::TooManySteps {
+            steps,
+            timesteps: schedule.timesteps(),
+        });
     }
     let mut rng = NoiseRng::new(seed);
     let x_t = rng.randn(shape, device, Kind::Float);

@@ -357,8 +357,6 @@ struct MetricsLine {
 /// `metrics.jsonl` (appended; lines past the resumed step are dropped), `checkpoint.safetensors`
 /// every `checkpoint_every` steps and at the end, `samples/step_XXXXXXX.png` every
 /// `sample_every` steps. Returns the stats of the last step.
-// `%` rather than `is_multiple_of`: the workspace's MSRV is 1.85.
-#[allow(clippy::manual_is_multiple_of)]
 pub fn run(
     tr: &mut Trainer,
     data: &dyn BatchSource,
@@ -405,7 +403,7 @@ pub fn run(
         last = Some(s);
         (loss_acc, gn_acc, n_acc) = (loss_acc + s.loss, gn_acc + s.grad_norm, n_acc + 1);
         let done = tr.step;
-        if done % tc.log_every.max(1) == 0 {
+        if done.is_multiple_of(tc.log_every.max(1)) {
             let dt = last_log.elapsed().as_secs_f64();
             let line = MetricsLine {
                 step: done,
@@ -429,10 +427,10 @@ pub fn run(
             (None, Some(_)) => bar.set_position(start.elapsed().as_secs()),
             _ => {}
         }
-        if tc.checkpoint_every > 0 && done % tc.checkpoint_every == 0 {
+        if tc.checkpoint_every > 0 && done.is_multiple_of(tc.checkpoint_every) {
             tr.save(&ck_path, opts.normalisation.as_deref())?;
         }
-        if tc.sample_every > 0 && done % tc.sample_every == 0 {
+        if tc.sample_every > 0 && done.is_multiple_of(tc.sample_every) {
             let png = opts
                 .run_dir
                 .join("samples")
@@ -491,17 +489,9 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` atomically (the workspace's rule, [`atomicio`]).
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = checkpoint::tmp_path(path);
-    {
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    atomicio::write(path, bytes)?;
     Ok(())
 }
 
@@ -578,11 +568,13 @@ pub fn write_grid_png(fields: &ndarray::Array3<f32>, png: &Path) -> Result<()> {
             }
         }
     }
-    let tmp = checkpoint::tmp_path(png);
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, png).with_context(|| format!("renaming to {}", png.display()))?;
-    Ok(())
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .with_context(|| format!("encoding {}", png.display()))?;
+    write_file_atomic(png, &bytes)
 }
 
 fn viridis(u: f32) -> [u8; 3] {

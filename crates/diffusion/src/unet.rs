@@ -93,6 +93,11 @@ impl Default for Config {
 
 impl Config {
     /// Checks the shape constraints, naming the offending field.
+    /// The factor input sizes must be divisible by: 2^(levels − 1).
+    pub fn total_stride(&self) -> usize {
+        1 << (self.channel_mults.len() - 1)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.channel_mults.is_empty() {
             return Err("unet.channel_mults must not be empty".into());
@@ -372,7 +377,7 @@ impl UNet {
 
     /// The factor input sizes must be divisible by, and the roll step the network commutes with.
     pub fn total_stride(&self) -> i64 {
-        1 << (self.cfg.channel_mults.len() - 1)
+        self.cfg.total_stride() as i64
     }
 
     /// Sinusoidal embedding of (integer or real) timesteps `t` [B] into `dim` features:

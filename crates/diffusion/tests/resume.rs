@@ -107,16 +107,18 @@ fn a_checkpoint_write_killed_midway_leaves_the_previous_one_loadable() {
         })
         .unwrap_err();
     assert!(err.to_string().contains("simulated crash"));
-    let tmp = checkpoint::tmp_path(&path);
-    assert!(tmp.exists());
-    // And a crash while the temporary file was half written.
-    let len = std::fs::metadata(&tmp).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&tmp)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    // A failed write removes its temporary file.
+    let temps = |d: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+            .collect()
+    };
+    assert!(temps(dir.path()).is_empty());
+    // A process killed while writing leaves a half-written temporary file under its own name.
+    let killed = dir.path().join(".checkpoint.safetensors.Xk3v9a.tmp");
+    std::fs::write(&killed, b"half a checkpoint").unwrap();
 
     let ck = checkpoint::read(&path).unwrap();
     assert_eq!(ck.step, 1);
@@ -125,10 +127,13 @@ fn a_checkpoint_write_killed_midway_leaves_the_previous_one_loadable() {
     }
     let back = Trainer::from_checkpoint(&ck, Device::Cpu).unwrap();
     assert_eq!(back.step, 1);
-    // The next successful save replaces both.
+    // The next successful save replaces the checkpoint; the next trainer to claim the folder
+    // clears what the killed one left.
     tr.save(&path, None).unwrap();
-    assert!(!tmp.exists());
     assert_eq!(checkpoint::read(&path).unwrap().step, 2);
+    let lock = atomicio::DirLock::acquire(dir.path(), "test").unwrap();
+    lock.remove_stale_temporaries().unwrap();
+    assert!(temps(dir.path()).is_empty());
 
     // A truncated checkpoint is refused with an error naming the file.
     let bytes = std::fs::read(&path).unwrap();
@@ -136,4 +141,66 @@ fn a_checkpoint_write_killed_midway_leaves_the_previous_one_loadable() {
     std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
     let e = checkpoint::read(&bad).err().unwrap().to_string();
     assert!(e.contains("bad.safetensors"), "{e}");
+}
+
+#[test]
+fn checkpoints_with_non_finite_weights_are_refused_at_load() {
+    let _g = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(checkpoint::FILE_NAME);
+    let tr = Trainer::new(tiny_config(), 3, Device::Cpu).unwrap();
+    // A diverged EMA: one weight NaN.
+    tch::no_grad(|| {
+        let (_, w) = &tr.ema.net.named_params()[0];
+        let _ = w.shallow_clone().view([-1]).get(0).fill_(f64::NAN);
+    });
+    tr.save(&path, None).unwrap();
+    let e = checkpoint::read(&path).err().unwrap().to_string();
+    assert!(
+        e.contains("checkpoint.safetensors") && e.contains("ema/") && e.contains("non-finite"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'));
+}
+
+#[test]
+fn unreadable_checkpoints_are_described_in_words_with_the_file_name() {
+    let _g = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(checkpoint::FILE_NAME);
+    Trainer::new(tiny_config(), 3, Device::Cpu)
+        .unwrap()
+        .save(&path, None)
+        .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.safetensors");
+    for (what, b) in [
+        ("truncated", &bytes[..bytes.len() - 7]),
+        ("truncated", &bytes[..5]),
+        (
+            "not a safetensors file",
+            b"{not json at all, but long enough}".as_slice(),
+        ),
+    ] {
+        std::fs::write(&cut, b).unwrap();
+        let e = checkpoint::read(&cut).err().unwrap().to_string();
+        assert!(e.contains("cut.safetensors") && e.contains(what), "{e}");
+        for internal in [
+            "MetadataIncompleteBuffer",
+            "HeaderTooSmall",
+            "InvalidHeader",
+        ] {
+            assert!(!e.contains(internal), "{e}");
+        }
+    }
+}
+
+#[test]
+fn zero_log_interval_and_zero_threads_are_refused() {
+    let mut c = tiny_config();
+    c.train.log_every = 0;
+    let e = c.validate().unwrap_err();
+    assert!(e.contains("log_every"), "{e}");
+    let e = diffusion::model::select_device(Some("cpu"), Some(0)).unwrap_err();
+    assert!(e.contains("--threads 0"), "{e}");
 }

@@ -498,6 +498,33 @@ fn bad_settings_are_rejected() {
         e(SamplerConfig::ddpm(), 2000, &mut rng),
         SamplerError::StartOutOfRange { .. }
     ));
+    // From pure noise, more steps than the schedule has timesteps are refused, not clamped.
+    assert_eq!(
+        sample(
+            &den,
+            &s,
+            &SamplerConfig::ddim(5000, 0.0),
+            &[1, 1, 4, 4],
+            Device::Cpu,
+            0,
+            None
+        )
+        .unwrap_err(),
+        SamplerError::TooManySteps {
+            steps: 5000,
+            timesteps: 2000
+        }
+    );
+    assert!(sample(
+        &den,
+        &s,
+        &SamplerConfig::ddim(2000, 0.0),
+        &[1, 1, 2, 2],
+        Device::Cpu,
+        0,
+        None
+    )
+    .is_ok());
     assert!("euler".parse::<SamplerKind>().is_err());
     assert_eq!(
         "dpmpp".parse::<SamplerKind>().unwrap(),

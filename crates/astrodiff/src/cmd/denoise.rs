@@ -274,8 +274,6 @@ impl Model {
     }
 
     /// Rejects maps the network cannot take: wrong side, or not a multiple of the total stride.
-    // `is_multiple_of` needs Rust 1.87; the workspace supports 1.85.
-    #[allow(clippy::manual_is_multiple_of)]
     pub fn check_side(&self, n: usize, source: &Path) -> Result<()> {
         if let Some(r) = self.resolution {
             if r != n {
@@ -286,7 +284,7 @@ impl Model {
             }
         }
         let stride = self.net.unet.total_stride() as usize;
-        if n % stride != 0 {
+        if !n.is_multiple_of(stride) {
             bail!(
                 "{}: map side {n} is not a multiple of the network's total stride {stride}",
                 source.display()
@@ -444,7 +442,13 @@ pub fn run(args: Args) -> Result<()> {
         (None, None) => bail!("give --sigma or --noise-map"),
     };
     if !(sigma.is_finite() && sigma > 0.0) {
-        bail!("--sigma = {sigma}: the noise level must be a finite number > 0");
+        match (args.sigma, &args.noise_map) {
+            (None, Some(p)) => bail!(
+                "{}: the noise map gives σ = {sigma} (all zero?); the noise level must be > 0",
+                p.display()
+            ),
+            _ => bail!("--sigma = {sigma}: the noise level must be a finite number > 0"),
+        }
     }
     let _guard = tch::no_grad_guard();
     let model = Model::load(&args.checkpoint, args.no_ema)?;
@@ -488,6 +492,20 @@ pub fn run(args: Args) -> Result<()> {
     // Back to physical units; statistics of the physical samples.
     let mut phys = samples.mapv(|z| model.space.denormalise(z as f64));
     model.space.trained_to_physical(phys.view_mut().into_dyn());
+    let nonfinite = phys.iter().filter(|v| !v.is_finite()).count();
+    if nonfinite == phys.len() {
+        bail!(
+            "{}: every posterior sample is non-finite (NaN or ∞); nothing written to {}",
+            args.checkpoint.display(),
+            args.out.display()
+        );
+    }
+    if nonfinite > 0 {
+        eprintln!(
+            "warning: {nonfinite} of {} posterior-sample values are non-finite (NaN or ∞)",
+            phys.len()
+        );
+    }
     let mean = phys.mean_axis(Axis(1)).expect("K ≥ 1");
     let std = phys.std_axis(Axis(1), if k > 1 { 1.0 } else { 0.0 });
     std::fs::create_dir_all(&args.out)

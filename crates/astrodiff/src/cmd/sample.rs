@@ -55,8 +55,6 @@ pub struct Args {
     pub threads: Option<usize>,
 }
 
-// `%` rather than `is_multiple_of`: the workspace's MSRV is 1.85.
-#[allow(clippy::manual_is_multiple_of)]
 pub fn run(args: Args) -> Result<()> {
     if args.n == 0 || args.batch == 0 {
         bail!("--n and --batch must be positive");
@@ -88,7 +86,15 @@ pub fn run(args: Args) -> Result<()> {
             args.checkpoint.display()
         ),
     };
-    let stride = 1usize << (cfg.unet.channel_mults.len() - 1);
+    // Far past any field a U-Net is trained on; larger requests would abort on allocation.
+    const MAX_SIDE: usize = 8192;
+    if size > MAX_SIDE {
+        bail!(
+            "--size {size}: at most {MAX_SIDE} pixels per side (one {size}² field alone is {:.1} GB in float32)",
+            (size as f64).powi(2) * 4.0 / 1e9
+        );
+    }
+    let stride = cfg.unet.total_stride();
     if size % stride != 0 {
         bail!("--size {size}: must be a multiple of the network's total stride {stride}");
     }
@@ -167,13 +173,20 @@ pub fn run(args: Args) -> Result<()> {
             eprintln!("note: no dataset description in the checkpoint; writing normalised values")
         }
     }
+    let nonfinite = fields.iter().filter(|v| !v.is_finite()).count();
+    if nonfinite == fields.len() {
+        bail!(
+            "{}: every sampled value is non-finite (NaN or ∞); nothing written to {}",
+            args.checkpoint.display(),
+            args.out.display()
+        );
+    }
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     fields::io::write_npy_f32(&args.out, fields.view())
         .with_context(|| format!("writing {}", args.out.display()))?;
     diffusion::train::write_grid_png(&shown, &png)?;
-    let nonfinite = fields.iter().filter(|v| !v.is_finite()).count();
     if nonfinite > 0 {
         eprintln!(
             "warning: {nonfinite} non-finite values in the samples (model not trained enough?)"

@@ -85,15 +85,22 @@ pub fn run(args: Args) -> Result<()> {
         .map_err(anyhow::Error::msg)?;
     let ds = PreparedDataset::open(&args.data)
         .with_context(|| format!("opening dataset {}", args.data.display()))?;
+    // One trainer per run folder: the lock is held until this process ends (the OS drops it
+    // however the process ends, so a killed run never blocks its --resume).
+    let lock = atomicio::DirLock::acquire(&args.out, "astrodiff train")?;
+    lock.remove_stale_temporaries()?;
     let ck_path = args.out.join(checkpoint::FILE_NAME);
 
-    let mut tr = if args.resume {
-        if !ck_path.exists() {
-            bail!(
-                "--resume: {} does not exist (start the run without --resume)",
-                ck_path.display()
-            );
-        }
+    let resume = args.resume && ck_path.exists();
+    if args.resume && !resume {
+        // A scheduler passes --resume on every attempt; the first attempt may have been killed
+        // before its first checkpoint. Nothing was saved, so start afresh from the flags.
+        eprintln!(
+            "note: --resume: {} has no checkpoint yet (stopped before its first one?); starting afresh",
+            args.out.display()
+        );
+    }
+    let mut tr = if resume {
         if args.config.is_some() {
             eprintln!(
                 "note: --resume uses the config stored in the checkpoint; --config is ignored"
@@ -165,12 +172,10 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-// `%` rather than `is_multiple_of`: the workspace's MSRV is 1.85.
-#[allow(clippy::manual_is_multiple_of)]
 fn check_data_fits(cfg: &RunConfig, ds: &PreparedDataset, dir: &Path) -> Result<()> {
-    let stride = 1usize << (cfg.unet.channel_mults.len() - 1);
+    let stride = cfg.unet.total_stride();
     let n = ds.resolution();
-    if n % stride != 0 || n < stride {
+    if !n.is_multiple_of(stride) || n < stride {
         bail!(
             "{}: maps are {n}² but the network needs a multiple of its total stride {stride} \
              (set unet.channel_mults shorter or resample the data)",
