@@ -19,6 +19,8 @@ use tch::{Kind, Tensor};
 pub enum ScheduleError {
     #[error("noise schedule: timesteps must be at least 2, got {0}")]
     TooFewSteps(usize),
+    #[error("noise schedule: timesteps = {0} is above the limit of {MAX_TIMESTEPS} (the paper uses 2000)")]
+    TooManySteps(usize),
     #[error("noise schedule: need 0 < beta_start ({start}) <= beta_end ({end}) < 1")]
     BadBetas { start: f64, end: f64 },
     #[error("noise level sigma = {0} must be finite and > 0")]
@@ -105,6 +107,10 @@ impl ScheduleConfig {
     }
 }
 
+/// Most timesteps a schedule may have: 50× the paper's T = 2000. Beyond it a config typo would
+/// allocate gigabytes of tables (found by the config fuzz target).
+pub const MAX_TIMESTEPS: usize = 100_000;
+
 /// Precomputed f64 tables of a variance-preserving schedule. Index = timestep t (0-based).
 #[derive(Clone, Debug)]
 pub struct NoiseSchedule {
@@ -139,6 +145,9 @@ impl NoiseSchedule {
         let t_n = config.timesteps;
         if t_n < 2 {
             return Err(ScheduleError::TooFewSteps(t_n));
+        }
+        if t_n > MAX_TIMESTEPS {
+            return Err(ScheduleError::TooManySteps(t_n));
         }
         let betas: Vec<f64> = match config.kind {
             ScheduleKind::Linear => {

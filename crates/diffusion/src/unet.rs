@@ -102,6 +102,18 @@ impl Config {
         if self.channel_mults.is_empty() {
             return Err("unet.channel_mults must not be empty".into());
         }
+        // Bounds that keep the derived sizes (stride 2^(levels−1), channels) far from overflow.
+        if self.channel_mults.len() > 12 {
+            return Err(format!(
+                "unet.channel_mults has {} levels; at most 12 (total stride 2048)",
+                self.channel_mults.len()
+            ));
+        }
+        if self.base_channels > 4096 || self.channel_mults.iter().any(|&m| m > 64) {
+            return Err(
+                "unet.base_channels must be ≤ 4096 and each channel_mults entry ≤ 64".into(),
+            );
+        }
         if self.attention.len() != self.channel_mults.len() {
             return Err(format!(
                 "unet.attention has {} entries but channel_mults has {}",

@@ -203,4 +203,22 @@ fn zero_log_interval_and_zero_threads_are_refused() {
     assert!(e.contains("log_every"), "{e}");
     let e = diffusion::model::select_device(Some("cpu"), Some(0)).unwrap_err();
     assert!(e.contains("--threads 0"), "{e}");
+    // Found by the config fuzz target and its corpus replay: T = 4e9 asked for 32 GB per
+    // schedule table, and 70 levels overflowed the stride 2^(levels-1).
+    let e = diffusion::config::RunConfig::from_preset_and_toml(
+        "cpu-small",
+        Some("[diffusion.schedule]\ntimesteps = 4000000000\n"),
+    )
+    .unwrap_err();
+    assert!(e.contains("4000000000") && e.contains("100000"), "{e}");
+    let mults = vec!["1"; 70].join(", ");
+    let atts = vec!["\"none\""; 70].join(", ");
+    let e = diffusion::config::RunConfig::from_preset_and_toml(
+        "cpu-small",
+        Some(&format!(
+            "[unet]\nchannel_mults = [{mults}]\nattention = [{atts}]\n"
+        )),
+    )
+    .unwrap_err();
+    assert!(e.contains("70 levels"), "{e}");
 }
