@@ -3,37 +3,13 @@
 //! outputs' shapes, units and invariants, seeding, and the one-line errors for bad input.
 #![cfg(feature = "torch")]
 
+mod common;
+
+use common::{astrodiff, error_line, ok, p};
 use ndarray::{Array2, Array3, Array4, Axis};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
-
-const BIN: &str = env!("CARGO_BIN_EXE_astrodiff");
-
-fn astrodiff(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("running astrodiff")
-}
-
-fn ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The error line of a failed run (it must be exactly one line starting with "error:").
-fn error_line(out: &Output) -> String {
-    assert!(!out.status.success(), "expected a failure, got success");
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(lines.len(), 1, "expected one error line, got:\n{err}");
-    lines[0].to_string()
-}
 
 /// A smooth positive periodic field: 10^(0.3·Σ cos(k·x + φ)) with seeded phases.
 fn field(n: usize, seed: u64) -> Array2<f32> {
@@ -165,10 +141,6 @@ ema_start = 0
             data,
         }
     })
-}
-
-fn p(path: &Path) -> String {
-    path.to_str().unwrap().to_string()
 }
 
 /// Held-out patches of the prepared set in physical units, written as a noisy input.

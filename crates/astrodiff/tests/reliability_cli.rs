@@ -4,41 +4,14 @@
 //! 2 steps on 16² maps inside the test.
 #![cfg(feature = "torch")]
 
+mod common;
+
+use common::{astrodiff, error_line, logged_steps, ok, p, BIN};
 use diffusion::checkpoint;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-
-const BIN: &str = env!("CARGO_BIN_EXE_astrodiff");
-
-fn astrodiff(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("running astrodiff")
-}
-
-fn ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The single error line of a failed run.
-fn error_line(out: &Output) -> String {
-    assert!(!out.status.success(), "expected a failure, got success");
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(lines.len(), 1, "expected one error line, got:\n{err}");
-    lines[0].to_string()
-}
-
-fn p(path: &Path) -> String {
-    path.to_str().unwrap().to_string()
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -185,16 +158,7 @@ fn two_trainers_started_together_never_both_train_one_folder() {
         "{line}"
     );
     // The log is one run's: steps 1..=20, each once.
-    let log = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let steps: Vec<u64> = log
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(steps, (1..=20).collect::<Vec<u64>>());
+    assert_eq!(logged_steps(&out), (1..=20).collect::<Vec<u64>>());
     assert_eq!(checkpoint::read(&out).unwrap().step, 20);
 }
 
@@ -430,14 +394,5 @@ fn a_trainer_killed_at_any_moment_resumes_bit_exactly_and_frees_its_lock() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(tmp.is_empty(), "{tmp:?}");
-    let log = std::fs::read_to_string(killed.join("metrics.jsonl")).unwrap();
-    let steps: Vec<u64> = log
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(steps, (1..=40).collect::<Vec<u64>>());
+    assert_eq!(logged_steps(&killed), (1..=40).collect::<Vec<u64>>());
 }

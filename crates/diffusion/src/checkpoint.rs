@@ -39,15 +39,29 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     }
 }
 
-/// A checkpoint read back into memory (tensors on the CPU).
-pub struct Checkpoint {
+/// The metadata of a checkpoint (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Header {
     pub step: u64,
     pub seed: u64,
     pub adam_step: u64,
     pub wall_s: f64,
     pub config: RunConfig,
     pub normalisation: Option<String>,
+}
+
+/// A checkpoint read back into memory (tensors on the CPU); its header fields read through
+/// (`ck.step`, `ck.config`).
+pub struct Checkpoint {
+    pub header: Header,
     pub tensors: HashMap<String, Tensor>,
+}
+
+impl std::ops::Deref for Checkpoint {
+    type Target = Header;
+    fn deref(&self) -> &Header {
+        &self.header
+    }
 }
 
 impl Checkpoint {
@@ -167,12 +181,7 @@ pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
         })
         .collect();
     Ok(Checkpoint {
-        step: d.step,
-        seed: d.seed,
-        adam_step: d.adam_step,
-        wall_s: d.wall_s,
-        config: d.config,
-        normalisation: d.normalisation,
+        header: d.header,
         tensors,
     })
 }
@@ -188,12 +197,7 @@ pub enum Values {
 /// fuzzed, without libtorch): `(name, shape, values)` per tensor, in file order.
 #[derive(Debug)]
 pub struct Decoded {
-    pub step: u64,
-    pub seed: u64,
-    pub adam_step: u64,
-    pub wall_s: f64,
-    pub config: RunConfig,
-    pub normalisation: Option<String>,
+    pub header: Header,
     pub tensors: Vec<(String, Vec<i64>, Values)>,
 }
 
@@ -276,15 +280,17 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Decoded, CheckpointError> {
         tensors.push((name, shape, values));
     }
     Ok(Decoded {
-        step: num("step")?,
-        seed: num("seed")?,
-        adam_step: num("adam_step")?,
-        wall_s: meta
-            .get("wall_s")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0.0),
-        config,
-        normalisation: meta.get("normalisation").cloned(),
+        header: Header {
+            step: num("step")?,
+            seed: num("seed")?,
+            adam_step: num("adam_step")?,
+            wall_s: meta
+                .get("wall_s")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0.0),
+            config,
+            normalisation: meta.get("normalisation").cloned(),
+        },
         tensors,
     })
 }
