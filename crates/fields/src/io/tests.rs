@@ -589,3 +589,27 @@ fn non_ascii_fits_cards_are_an_error_not_a_panic() {
     std::fs::write(&p, fits_bytes(&[c], &[])).unwrap();
     assert!(err_of(&p).to_string().contains("non-ASCII"));
 }
+
+#[test]
+fn npz_members_cannot_claim_more_than_the_archive_could_hold() {
+    // Found by the npz fuzz target: a 223-byte archive whose member claims ~1.9 GB was given
+    // that buffer up front. Now the claim is checked against the file's real size.
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/npz/claims-1.9GB-from-223-bytes.npz");
+    let msg = err_of(&p).to_string();
+    assert!(msg.contains("claims-1.9GB-from-223-bytes.npz"), "{msg}");
+    assert!(!msg.contains('\n'));
+    // A well-formed member far larger than its stored bytes (zeros deflate 1000:1) still reads.
+    let d = tmp();
+    let big = d.path().join("zeros.npz");
+    let npy = d.path().join("zeros.npy");
+    write_npy_f32(&npy, Array3::<f32>::zeros((4, 256, 256)).view()).unwrap();
+    let mut z = zip::ZipWriter::new(File::create(&big).unwrap());
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    z.start_file("a.npy", deflated).unwrap();
+    z.write_all(&std::fs::read(&npy).unwrap()).unwrap();
+    z.finish().unwrap();
+    assert!(std::fs::metadata(&big).unwrap().len() < 10_000);
+    assert_eq!(MapStack::open(&big).unwrap().shape(), (4, 256, 256));
+}
