@@ -20,7 +20,7 @@ use anyhow::{bail, Context, Result};
 use base64::Engine;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
-use stats::ensemble::{Band, Comparison, Ensemble, PixelDistance};
+use stats::ensemble::{Band, Comparison, Ensemble, PixelDistance, StatComparison};
 use stats::{MfConvention, StatsConfig, Transform};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -96,19 +96,72 @@ pub struct Evaluation {
     pub baseline: Comparison,
     pub pixel_distance: PixelDistance,
     pub baseline_pixel_distance: PixelDistance,
+    /// The shape statistics (absent in evaluations written before they existed).
+    #[serde(default)]
+    pub shape: Option<ShapeEval>,
     pub summary: Summary,
+}
+
+/// The shape of the fields, separate from their amplitude: per-map skewness and excess kurtosis
+/// of the transformed maps, and the pixel PDF and Minkowski functionals of the per-map
+/// standardised fields ν = (x − x̄)/σ (`stats::moments`). Across a Latin hypercube the per-map
+/// mean and amplitude vary with cosmology and widen every absolute threshold; in ν the
+/// non-Gaussian shape is what is left. Edges and thresholds in ν always follow the default rules
+/// (`n_bins` uniform over both sets' range; `n_thresholds` between the real set's 1st and 99th
+/// percentiles), whatever `--edges`/`--thresholds` say in transformed units. A constant map
+/// counts as ν ≡ 0 with zero skewness and kurtosis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShapeEval {
+    pub edges_nu: Vec<f64>,
+    pub thresholds_nu: Vec<f64>,
+    /// Per-map [skewness, excess kurtosis].
+    pub moments_real: Band,
+    pub moments_generated: Band,
+    /// Generated against real, and real half 2 against half 1, of [skewness, excess kurtosis].
+    #[serde(deserialize_with = "de_stat")]
+    pub moments: StatComparison,
+    #[serde(deserialize_with = "de_stat")]
+    pub moments_baseline: StatComparison,
+    /// The same for the standardised fields (their `power_spectrum` entry is P(k)/σ², unused).
+    #[serde(deserialize_with = "de_comparison")]
+    pub comparison: Comparison,
+    #[serde(deserialize_with = "de_comparison")]
+    pub baseline: Comparison,
+}
+
+/// A `StatComparison` as written: NaN ratios (mean_A = 0) are JSON null.
+#[derive(Deserialize)]
+struct StatJson {
+    ratio_of_means: Vec<Option<f64>>,
+    reduced_chi2: Option<f64>,
+    n_bins_used: usize,
+}
+
+impl From<StatJson> for StatComparison {
+    fn from(s: StatJson) -> Self {
+        StatComparison {
+            ratio_of_means: s
+                .ratio_of_means
+                .into_iter()
+                .map(|r| r.unwrap_or(f64::NAN))
+                .collect(),
+            reduced_chi2: s.reduced_chi2,
+            n_bins_used: s.n_bins_used,
+        }
+    }
+}
+
+fn de_stat<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<StatComparison, D::Error> {
+    Ok(StatJson::deserialize(d)?.into())
 }
 
 /// `stats::Comparison` writes NaN ratios (mean_A = 0) as JSON null; read them back as NaN.
 fn de_comparison<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Comparison, D::Error> {
-    #[derive(Deserialize)]
-    struct Stat {
-        ratio_of_means: Vec<Option<f64>>,
-        reduced_chi2: Option<f64>,
-        n_bins_used: usize,
-    }
+    type Stat = StatJson;
     #[derive(Deserialize)]
     struct Cmp {
         power_spectrum: Stat,
@@ -118,15 +171,7 @@ fn de_comparison<'de, D: serde::Deserializer<'de>>(
         v2: Stat,
     }
     let c = Cmp::deserialize(d)?;
-    let f = |s: Stat| stats::ensemble::StatComparison {
-        ratio_of_means: s
-            .ratio_of_means
-            .into_iter()
-            .map(|r| r.unwrap_or(f64::NAN))
-            .collect(),
-        reduced_chi2: s.reduced_chi2,
-        n_bins_used: s.n_bins_used,
-    };
+    let f = StatComparison::from;
     Ok(Comparison {
         power_spectrum: f(c.power_spectrum),
         pdf: f(c.pdf),
@@ -281,6 +326,7 @@ pub fn evaluate_sets(
         .zip(&real_ensemble.power_spectrum.pk.mean)
         .map(|(s, m)| s / m)
         .collect();
+    let shape = shape_eval(&tr, &tg, n_half1, opts)?;
     let summary = summary::summarize(&SummaryInput {
         sizes: Sizes::split(real.len(), generated.len()),
         cmp: &comparison,
@@ -290,6 +336,12 @@ pub fn evaluate_sets(
         k: &real_ensemble.power_spectrum.k,
         k_nyquist,
         pk_rel_sigma_a: &pk_rel_sigma_a,
+        shape: Some(summary::ShapeInput {
+            moments: &shape.moments,
+            moments_base: &shape.moments_baseline,
+            cmp: &shape.comparison,
+            base: &shape.baseline,
+        }),
     });
     Ok(Evaluation {
         schema: EVALUATION_SCHEMA.into(),
@@ -314,7 +366,96 @@ pub fn evaluate_sets(
         baseline,
         pixel_distance,
         baseline_pixel_distance,
+        shape: Some(shape),
         summary,
+    })
+}
+
+/// ν-fields and [skewness, excess kurtosis] of transformed maps (see [`ShapeEval`]).
+fn standardized(set: &[Array2<f64>]) -> (Vec<Array2<f64>>, Vec<[f64; 2]>) {
+    set.iter()
+        .map(|m| match stats::standardize(m.view()) {
+            Ok((nu, mo)) => (nu, [mo.skewness, mo.excess_kurtosis]),
+            Err(_) => (Array2::zeros(m.dim()), [0.0, 0.0]),
+        })
+        .unzip()
+}
+
+/// The shape statistics of the transformed sets `tr` (real) and `tg` (generated), with the
+/// real set's halves split at `n_half1` as for the absolute statistics.
+fn shape_eval(
+    tr: &[Array2<f64>],
+    tg: &[Array2<f64>],
+    n_half1: usize,
+    opts: &EvalOptions,
+) -> Result<ShapeEval> {
+    let (nr, mr) = standardized(tr);
+    let (ng, mg) = standardized(tg);
+    let (pr, pg) = (pooled(&nr), pooled(&ng));
+    let lo = pr.iter().chain(&pg).copied().fold(f64::INFINITY, f64::min);
+    let hi = pr
+        .iter()
+        .chain(&pg)
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let edges_nu = stats::uniform_edges(
+        lo,
+        hi,
+        stats::histogram::check_bin_count(opts.n_bins).context("--bins")?,
+    );
+    let take = nr.len().min(64);
+    let mut px: Vec<f64> = (0..take)
+        .flat_map(|s| nr[s * nr.len() / take].iter().copied())
+        .collect();
+    px.sort_by(f64::total_cmp);
+    let thresholds_nu =
+        stats::ensemble::percentile_thresholds(&px, opts.n_thresholds).context("--n-thresholds")?;
+    let cfg = StatsConfig {
+        box_size: opts.box_size,
+        transform: Transform::Identity,
+        edges: edges_nu.clone(),
+        thresholds: thresholds_nu.clone(),
+        convention: opts.convention,
+    };
+    let side = nr[0].nrows();
+    let measure = |set: &[Array2<f64>]| {
+        stats::measure_many(
+            set.len(),
+            side,
+            &cfg,
+            |i| Ok::<_, std::convert::Infallible>(set[i].clone()),
+            &|| {},
+        )
+        .map_err(|e| anyhow::anyhow!("standardised fields: {e}"))
+    };
+    let (sr, sg) = (measure(&nr)?, measure(&ng)?);
+    let ens = |m: &[stats::MapStats]| Ensemble::from_maps(m).map_err(anyhow::Error::msg);
+    let band = |rows: &[[f64; 2]]| {
+        let r: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        Band::from_rows(&r).map_err(anyhow::Error::msg)
+    };
+    let h = if n_half1 >= 1 { n_half1 } else { 0 };
+    let (s1, s2) = if h >= 1 {
+        (&sr[..h], &sr[h..])
+    } else {
+        (&sr[..], &sr[..])
+    };
+    let (m1, m2) = if h >= 1 {
+        (&mr[..h], &mr[h..])
+    } else {
+        (&mr[..], &mr[..])
+    };
+    let moments_real = band(&mr)?;
+    let moments_generated = band(&mg)?;
+    Ok(ShapeEval {
+        moments: StatComparison::new(&moments_real, &moments_generated),
+        moments_baseline: StatComparison::new(&band(m1)?, &band(m2)?),
+        comparison: stats::compare(&ens(&sr)?, &ens(&sg)?)?,
+        baseline: stats::compare(&ens(s1)?, &ens(s2)?)?,
+        edges_nu,
+        thresholds_nu,
+        moments_real,
+        moments_generated,
     })
 }
 
@@ -965,12 +1106,57 @@ mod tests {
         );
     }
 
+    /// Fields whose mean and amplitude vary from map to map as over a Latin hypercube: map i is
+    /// b_i + a_i · ν_i with a_i log-uniform in [0.5, 2], b_i uniform in [−1.5, 1.5] and ν_i a
+    /// standardised lognormal field (`skewed`) or a Gaussian one.
+    fn scattered_set(n: usize, seed0: u64, skewed: bool) -> Vec<Array2<f64>> {
+        (0..n as u64)
+            .map(|i| {
+                let g = sim::gaussian_field_2d(N, L, pk_model(1.0), seed0 + i);
+                let x = if skewed {
+                    g.mapv(|v| (0.8 * v).exp())
+                } else {
+                    g
+                };
+                let (nu, _) = stats::standardize(x.view()).unwrap();
+                let u = ((seed0 + i).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64
+                    / (1u64 << 53) as f64;
+                let v = ((seed0 + i).wrapping_mul(0xD1B5_4A32_D192_ED03) >> 11) as f64
+                    / (1u64 << 53) as f64;
+                nu * 2f64.powf(2.0 * u - 1.0) + 3.0 * (v - 0.5)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shape_rows_see_a_gaussian_field_that_mean_and_amplitude_scatter_hide() {
+        let real = scattered_set(32, 0, true);
+        let ev = run(&real, &scattered_set(32, 5_000, false));
+        let table = serde_json::to_string_pretty(&ev.summary).unwrap();
+        // In absolute thresholds the per-map scatter swamps the morphology: V0 and V1 pass…
+        assert_eq!(row_pass(&ev, "V0"), Some(true), "{table}");
+        assert_eq!(row_pass(&ev, "V1"), Some(true), "{table}");
+        let shape = ev.shape.as_ref().unwrap();
+        // Skewness: the lognormal-shaped maps are skewed, the Gaussian ones are not.
+        assert!(shape.moments_real.mean[0] > 1.0 && shape.moments_generated.mean[0].abs() < 0.2);
+        // …while in ν every shape row fails.
+        for stat in summary::SHAPE_ROWS {
+            assert_eq!(row_pass(&ev, stat), Some(false), "{stat}: {table}");
+        }
+        assert_eq!(ev.summary.pass, Some(false));
+        // More maps of the same kind pass every row, the shape rows included.
+        let ev = run(&real, &scattered_set(32, 9_000, true));
+        let table = serde_json::to_string_pretty(&ev.summary).unwrap();
+        assert_eq!(ev.summary.rows.len(), 10);
+        assert_eq!(ev.summary.pass, Some(true), "{table}");
+    }
+
     #[test]
     fn too_few_maps_give_no_verdict_but_a_well_formed_table() {
         let ev = run(&lognormal_set(3, 0), &lognormal_set(5, 100));
         assert_eq!(ev.summary.pass, None);
         assert_eq!(ev.summary.verdict, summary::NO_VERDICT);
-        assert_eq!(ev.summary.rows.len(), 5);
+        assert_eq!(ev.summary.rows.len(), 10);
     }
 
     #[test]
@@ -995,8 +1181,9 @@ mod tests {
             );
         }
         assert!(text.contains("<table class=\"summary\">"));
-        // Statistic and verdict cells span the metrics of each of the 5 statistics.
-        assert_eq!(text.matches("<td rowspan").count(), 2 * 5);
+        // Statistic and verdict cells span the metrics of each of the 5 absolute and 5 shape
+        // statistics.
+        assert_eq!(text.matches("<td rowspan").count(), 2 * 10);
         // No reference to any outside file.
         assert!(!text.contains("src=\"http") && !text.contains("<link"));
         let back: Evaluation = read_json(&d.path().join("evaluation.json")).unwrap();

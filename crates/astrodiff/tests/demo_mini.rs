@@ -131,7 +131,15 @@ fn miniature_demo_writes_every_artifact() {
         assert_eq!(ev["real"]["n_maps"], 6);
         assert_eq!(ev["config"]["transform"], "log10");
         let summary = json(&ev_dir.join("summary.json"));
-        assert_eq!(summary["rows"].as_array().unwrap().len(), 5);
+        // 5 absolute statistics and 5 shape statistics.
+        assert_eq!(summary["rows"].as_array().unwrap().len(), 10);
+        assert!(
+            ev["shape"]["moments_real"]["mean"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 2
+        );
     }
 
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();

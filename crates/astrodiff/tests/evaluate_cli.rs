@@ -84,7 +84,10 @@ fn evaluate_writes_a_self_contained_report_that_agrees_with_compare() {
     assert_eq!(ev["n_half1"], 6);
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary, ev["summary"]);
-    assert_eq!(summary["rows"].as_array().unwrap().len(), 5);
+    // 5 absolute statistics and 5 shape statistics (per-map standardised fields).
+    let rows = summary["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    assert_eq!(rows[5]["statistic"], "skewness, kurtosis");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     for f in [
         "grid_real.png",

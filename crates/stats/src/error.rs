@@ -31,6 +31,8 @@ pub enum StatsError {
         index: usize,
         value: f64,
     },
+    #[error("map is constant (every pixel {value}): its skewness, kurtosis and standardised field are undefined")]
+    Constant { value: f64 },
     #[error("{what} = {value}: must be between {min} and {max}")]
     Count {
         what: &'static str,

@@ -4,6 +4,7 @@
 //! * [`power_spectrum`]: Pylians3 `Pk_plane` half-plane estimator, f64, any N and box size.
 //! * [`histogram`]: the pixel PDF with numpy's binning rule.
 //! * [`minkowski`]: V0, V1, V2 of {x > u}, periodic (reference), open, or quantimpy 0.2.6.
+//! * [`moments`]: mean, std, skewness, excess kurtosis, and the standardised field ν.
 //! * [`ensemble`]: many maps in parallel, per-bin bands, and set-vs-set comparison.
 //!
 //! Input is always an `ArrayView2<f64>` (promote f32 first); this crate reads no files.
@@ -15,6 +16,7 @@ pub mod error;
 pub mod histogram;
 pub mod log10;
 pub mod minkowski;
+pub mod moments;
 pub mod power_spectrum;
 pub mod transform;
 
@@ -26,5 +28,6 @@ pub use histogram::{histogram, uniform_edges, Histogram};
 pub use minkowski::{
     bit_quad_counts, minkowski, quantimpy_counts, Boundary, MfConvention, Minkowski,
 };
+pub use moments::{moments, standardize, Moments};
 pub use power_spectrum::{power_spectrum, PowerSpectrum, PowerSpectrumPlan};
 pub use transform::Transform;

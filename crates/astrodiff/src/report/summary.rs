@@ -44,6 +44,9 @@ pub const FAIL: &str = "outside sample variance";
 pub const NO_VERDICT: &str = "no verdict (too few maps)";
 pub const TOO_FEW_FIELDS: &str = "too few fields for a verdict";
 
+/// Rows of the shape statistics, after the five absolute ones.
+pub const SHAPE_ROWS: [&str; 5] = ["skewness, kurtosis", "PDF of ν", "V0(ν)", "V1(ν)", "V2(ν)"];
+
 /// Fewest generated fields a verdict is given for. The yardstick is the sample variance of a
 /// difference of set means, c = 1/n_real + 1/n_gen, so a pass only bounds the generated mean to
 /// about 3·√c per-map standard deviations of the held-out one: 0.75σ with 16 fields (less over
@@ -105,6 +108,18 @@ pub struct SummaryInput<'a> {
     pub k_nyquist: f64,
     /// σ_A/μ_A per P(k) bin, the per-map relative scatter of the held-out set.
     pub pk_rel_sigma_a: &'a [f64],
+    /// The shape statistics (per-map standardised fields), when measured.
+    pub shape: Option<ShapeInput<'a>>,
+}
+
+/// The shape comparisons of one evaluation (see `report::ShapeEval`): [skewness, excess
+/// kurtosis] and the standardised fields' PDF and MFs, generated vs real and half 2 vs half 1.
+#[derive(Debug, Clone, Copy)]
+pub struct ShapeInput<'a> {
+    pub moments: &'a StatComparison,
+    pub moments_base: &'a StatComparison,
+    pub cmp: &'a Comparison,
+    pub base: &'a Comparison,
 }
 
 /// One metric of one statistic.
@@ -160,6 +175,8 @@ With c(a,b) = 1/a + 1/b and s = c(n_real, n_gen)/c(n_half1, n_half2): reduced χ
 with E0 = c(n_real,n_gen)·n_real/(n_real−1)·n_bins/(n_bins−1) its expectation for identical distributions; \
 max|ratio−1| of P(k) over k ≤ k_Nyq/2 passes if ≤ 3·max(√s·baseline, max_k σ_real/μ_real·√c(n_real,n_gen)); \
 Wasserstein-1 of the pooled pixel values passes if ≤ 3·√s·baseline. \
+Shape rows (skewness and excess kurtosis per map; PDF and V0, V1, V2 of the per-map standardised field ν = (x − mean)/std) \
+are judged by the same reduced-χ² rule. \
 A statistic is within sample variance when all its metrics pass. \
 With fewer than 16 generated fields there is no verdict (a pass would only bound the generated mean to ≳ 2σ).";
 
@@ -267,13 +284,23 @@ pub fn summarize(inp: &SummaryInput<'_>) -> Summary {
             .into(),
         }
     };
-    let rows = vec![
+    let mut rows = vec![
         row("P(k)", vec![pk_chi2, pk_ratio]),
         row("PDF", vec![pdf_chi2, w1]),
         row("V0", vec![chi2_metric(&sz, &inp.cmp.v0, &inp.base.v0, ok)]),
         row("V1", vec![chi2_metric(&sz, &inp.cmp.v1, &inp.base.v1, ok)]),
         row("V2", vec![chi2_metric(&sz, &inp.cmp.v2, &inp.base.v2, ok)]),
     ];
+    if let Some(sh) = inp.shape {
+        let chi = |a: &StatComparison, b: &StatComparison| vec![chi2_metric(&sz, a, b, ok)];
+        rows.extend([
+            row(SHAPE_ROWS[0], chi(sh.moments, sh.moments_base)),
+            row(SHAPE_ROWS[1], chi(&sh.cmp.pdf, &sh.base.pdf)),
+            row(SHAPE_ROWS[2], chi(&sh.cmp.v0, &sh.base.v0)),
+            row(SHAPE_ROWS[3], chi(&sh.cmp.v1, &sh.base.v1)),
+            row(SHAPE_ROWS[4], chi(&sh.cmp.v2, &sh.base.v2)),
+        ]);
+    }
     let pass = if rows.iter().any(|r| r.pass.is_none()) {
         None
     } else {
@@ -345,6 +372,7 @@ mod tests {
             k: &k,
             k_nyquist: 8.0,
             pk_rel_sigma_a: &rel,
+            shape: None,
         })
     }
 
