@@ -1,0 +1,3 @@
+#![no_main]
+include!("../harness_diffusion.rs");
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_config(data));

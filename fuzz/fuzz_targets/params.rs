@@ -1,0 +1,3 @@
+#![no_main]
+include!("../harness_fields.rs");
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_params(data));
