@@ -190,7 +190,11 @@ fn initialisation_matches_pytorch() {
     let w = &vars["mid_block1.block1.proj.weight"]; // 512·9 fan-in
     let fan_in = 512.0 * 9.0;
     let bound = 1.0 / f64::sqrt(fan_in);
-    assert!(w.abs().max().double_value(&[]) <= bound);
+    // torch draws f32 values up to the f32-rounded bound, up to 6e-8 above the f64 one: over
+    // 2.4 M weights a draw lands in that gap in a few percent of seeds (the test was flaky).
+    // 1e-6 is far below the 2.45x error of tch's default init that this test guards against.
+    let f32_slack = 1.0 + 1e-6;
+    assert!(w.abs().max().double_value(&[]) <= bound * f32_slack);
     let std = w.std(true).double_value(&[]);
     let expect = bound / 3f64.sqrt();
     assert!((std / expect - 1.0).abs() < 0.01, "std {std} vs {expect}");
@@ -198,7 +202,10 @@ fn initialisation_matches_pytorch() {
     let wt = &vars["ups.0.up.weight"];
     assert_eq!(wt.size(), vec![256, 256, 4, 4]);
     let bt = 1.0 / f64::sqrt(256.0 * 16.0);
-    assert!(wt.abs().max().double_value(&[]) <= bt && wt.abs().max().double_value(&[]) > 0.99 * bt);
+    assert!(
+        wt.abs().max().double_value(&[]) <= bt * f32_slack
+            && wt.abs().max().double_value(&[]) > 0.99 * bt
+    );
     let g = &vars["downs.0.blocks.0.block1.norm.weight"];
     assert_eq!(g.sum(Kind::Float).double_value(&[]), 64.0);
 }
