@@ -71,14 +71,22 @@ pub(crate) fn load(path: &Path, max: Option<usize>) -> Result<(Vec<Array2<f64>>,
 /// Plain-text summary table for the terminal.
 pub(crate) fn print_summary(s: &report::summary::Summary) {
     let f = |x: Option<f64>| x.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into());
+    // Width of the longest statistic name ("skewness, kurtosis"), counted in characters.
+    let w = s
+        .rows
+        .iter()
+        .map(|r| r.statistic.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     println!(
-        "{:<5} {:<22} {:>12} {:>12} {:>12}  verdict",
+        "{:<w$} {:<22} {:>12} {:>12} {:>12}  verdict",
         "stat", "metric", "generated", "real/real", "threshold"
     );
     for r in &s.rows {
         for m in &r.metrics {
             println!(
-                "{:<5} {:<22} {:>12} {:>12} {:>12}  {}",
+                "{:<w$} {:<22} {:>12} {:>12} {:>12}  {}",
                 r.statistic,
                 m.name,
                 f(m.value),
