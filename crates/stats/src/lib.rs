@@ -4,7 +4,7 @@
 //! * [`power_spectrum`]: Pylians3 `Pk_plane` half-plane estimator, f64, any N and box size.
 //! * [`histogram`]: the pixel PDF with numpy's binning rule.
 //! * [`minkowski`]: V0, V1, V2 of {x > u}, periodic (reference), open, or quantimpy 0.2.6.
-//! * [`moments`]: mean, std, skewness, excess kurtosis, and the standardised field ν.
+//! * [`moments`](mod@moments): mean, std, skewness, excess kurtosis, and the standardised field ν.
 //! * [`ensemble`]: many maps in parallel, per-bin bands, and set-vs-set comparison.
 //!
 //! Input is always an `ArrayView2<f64>` (promote f32 first); this crate reads no files.
