@@ -424,7 +424,7 @@ fn shape_eval(
             side,
             &cfg,
             |i| Ok::<_, std::convert::Infallible>(set[i].clone()),
-            &|| {},
+            || {},
         )
         .map_err(|e| anyhow::anyhow!("standardised fields: {e}"))
     };
