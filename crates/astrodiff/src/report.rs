@@ -247,32 +247,11 @@ pub fn evaluate_sets(
     let pg = pooled(&tg);
     let edges = match &opts.edges {
         Some(e) => e.clone(),
-        None => {
-            let lo = pr.iter().chain(&pg).copied().fold(f64::INFINITY, f64::min);
-            let hi = pr
-                .iter()
-                .chain(&pg)
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max);
-            stats::uniform_edges(
-                lo,
-                hi,
-                stats::histogram::check_bin_count(opts.n_bins).context("--bins")?,
-            )
-        }
+        None => default_edges(&pr, &pg, opts.n_bins)?,
     };
     let thresholds = match &opts.thresholds {
         Some(t) => t.clone(),
-        None => {
-            // Same rule as `astrodiff compare`: pixels of up to 64 evenly spaced real maps.
-            let take = tr.len().min(64);
-            let mut px: Vec<f64> = (0..take)
-                .flat_map(|s| tr[s * tr.len() / take].iter().copied())
-                .collect();
-            px.sort_by(f64::total_cmp);
-            stats::ensemble::percentile_thresholds(&px, opts.n_thresholds)
-                .context("--n-thresholds")?
-        }
+        None => default_thresholds(&tr, opts.n_thresholds)?,
     };
     let cfg = StatsConfig {
         box_size: opts.box_size,
@@ -371,6 +350,33 @@ pub fn evaluate_sets(
     })
 }
 
+/// The default histogram edges: `n_bins` uniform over the range of both sets' pooled pixels.
+fn default_edges(real: &[f64], generated: &[f64], n_bins: usize) -> Result<Vec<f64>> {
+    let lo = real
+        .iter()
+        .chain(generated)
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let hi = real
+        .iter()
+        .chain(generated)
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let n = stats::histogram::check_bin_count(n_bins).context("--bins")?;
+    Ok(stats::uniform_edges(lo, hi, n))
+}
+
+/// The default MF thresholds, the same rule as `astrodiff compare`: the percentile rule on the
+/// pixels of up to 64 evenly spaced real maps.
+fn default_thresholds(real: &[Array2<f64>], n: usize) -> Result<Vec<f64>> {
+    let take = real.len().min(64);
+    let mut px: Vec<f64> = (0..take)
+        .flat_map(|s| real[s * real.len() / take].iter().copied())
+        .collect();
+    px.sort_by(f64::total_cmp);
+    stats::ensemble::percentile_thresholds(&px, n).context("--n-thresholds")
+}
+
 /// ν-fields and [skewness, excess kurtosis] of transformed maps (see [`ShapeEval`]).
 fn standardized(set: &[Array2<f64>]) -> (Vec<Array2<f64>>, Vec<[f64; 2]>) {
     set.iter()
@@ -391,25 +397,8 @@ fn shape_eval(
 ) -> Result<ShapeEval> {
     let (nr, mr) = standardized(tr);
     let (ng, mg) = standardized(tg);
-    let (pr, pg) = (pooled(&nr), pooled(&ng));
-    let lo = pr.iter().chain(&pg).copied().fold(f64::INFINITY, f64::min);
-    let hi = pr
-        .iter()
-        .chain(&pg)
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max);
-    let edges_nu = stats::uniform_edges(
-        lo,
-        hi,
-        stats::histogram::check_bin_count(opts.n_bins).context("--bins")?,
-    );
-    let take = nr.len().min(64);
-    let mut px: Vec<f64> = (0..take)
-        .flat_map(|s| nr[s * nr.len() / take].iter().copied())
-        .collect();
-    px.sort_by(f64::total_cmp);
-    let thresholds_nu =
-        stats::ensemble::percentile_thresholds(&px, opts.n_thresholds).context("--n-thresholds")?;
+    let edges_nu = default_edges(&pooled(&nr), &pooled(&ng), opts.n_bins)?;
+    let thresholds_nu = default_thresholds(&nr, opts.n_thresholds)?;
     let cfg = StatsConfig {
         box_size: opts.box_size,
         transform: Transform::Identity,
