@@ -7,6 +7,7 @@
 //! * [`lpt`]: 2LPT initial conditions; [`pm`]: particle-mesh N-body with FastPM stepping.
 //! * [`maps`]: CAMELS-CMD-like projected mass maps; [`lhs`]: Latin-hypercube designs;
 //!   [`camels_out`]: resumable suites written as `Maps_Mcdm_<name>_LH_z=0.00.npy` + `params_LH_<name>.txt`.
+//! * [`null`]: the Gaussian null of a set of maps (its mean and 2D power, nothing else).
 //! * [`pk`]: 2D/3D power-spectrum estimators (Pylians convention) used for validation.
 //!
 //! Units throughout: Mpc/h, h/Mpc, M_sun/h, time in 1/H₀.
@@ -18,11 +19,13 @@ pub mod grf;
 pub mod lhs;
 pub mod lpt;
 pub mod maps;
+pub mod null;
 pub mod pk;
 pub mod pm;
 
 pub use cosmology::{CosmoParams, Cosmology};
 pub use grf::{gaussian_field_2d, gaussian_field_3d, lognormal_field_2d, lognormal_field_3d};
+pub use null::GaussianNull;
 
 use ndarray::Array2;
 
