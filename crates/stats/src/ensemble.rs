@@ -118,6 +118,50 @@ pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * w
 }
 
+/// Design effect of per-map rows that come in consecutive groups of `m` (the maps of one
+/// simulation): how much the variance of a set mean exceeds σ²/n because maps of a group are
+/// correlated (Kish 1965). Per bin, `deff_b = m · s²(group means) / s²(maps)` (both ddof = 1),
+/// averaged over the bins where the maps vary, clamped to [1, m]: 1 for independent maps, m for
+/// identical maps within a group, so `Var(mean of n maps) = deff · σ² / n`. A trailing
+/// incomplete group is left out; with fewer than 2 complete groups there is nothing to compare
+/// and the answer is m (the conservative end).
+pub fn design_effect(rows: &[&[f64]], m: usize) -> f64 {
+    let m = m.max(1);
+    let g = rows.len() / m;
+    if m == 1 {
+        return 1.0;
+    }
+    if g < 2 {
+        return m as f64;
+    }
+    let n = g * m;
+    let n_bins = rows[0].len();
+    let var = |v: &mut dyn Iterator<Item = f64>, k: usize| {
+        let xs: Vec<f64> = v.collect();
+        let mu = xs.iter().sum::<f64>() / k as f64;
+        xs.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (k - 1) as f64
+    };
+    let mut acc = 0.0;
+    let mut used = 0usize;
+    for b in 0..n_bins {
+        let s2 = var(&mut rows[..n].iter().map(|r| r[b]), n);
+        if !(s2 > 0.0 && s2.is_finite()) {
+            continue;
+        }
+        let sg = var(
+            &mut (0..g)
+                .map(|j| rows[j * m..(j + 1) * m].iter().map(|r| r[b]).sum::<f64>() / m as f64),
+            g,
+        );
+        acc += m as f64 * sg / s2;
+        used += 1;
+    }
+    if used == 0 {
+        return m as f64;
+    }
+    (acc / used as f64).clamp(1.0, m as f64)
+}
+
 /// The default MF thresholds: `n` (at least 2) values, `numpy.linspace` between the 1st and
 /// 99th percentile of the `sorted` pixels (a ±0.5 range around a constant map). The CLI's
 /// `stats`, `compare` and `evaluate` all use this rule.
