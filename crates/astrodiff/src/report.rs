@@ -46,6 +46,36 @@ pub struct EvalOptions {
     pub thresholds: Option<Vec<f64>>,
     pub n_bins: usize,
     pub n_thresholds: usize,
+    /// The Gaussian null judged beside the generated set (None: no null).
+    pub null: Option<NullOptions>,
+    /// The real maps come in consecutive groups of this many from one simulation (15 in
+    /// CAMELS and the demo; 1 = independent maps): the verdict's yardstick counts simulations
+    /// and the baseline halves are cut between them (`summary::Sizes::grouped`).
+    pub maps_per_sim: usize,
+}
+
+/// How to draw the Gaussian null ([`sim::GaussianNull`]): a stationary Gaussian random field
+/// with the mean and 2D power of `fit` (after the transform), judged against the real set by the
+/// same rule as the generated one. It has the right P(k) and nothing else, so a verdict it
+/// passes does not see non-Gaussian structure.
+#[derive(Debug, Clone)]
+pub struct NullOptions {
+    pub seed: u64,
+    /// Fields to draw (default: as many as the generated set).
+    pub n_fields: Option<usize>,
+    /// Maps to fit, in the same units as the real set (the training maps, where known);
+    /// None: the held-out real set itself, a null with its exact power.
+    pub fit: Option<(Vec<Array2<f64>>, SetInfo)>,
+}
+
+impl Default for NullOptions {
+    fn default() -> Self {
+        NullOptions {
+            seed: 0,
+            n_fields: None,
+            fit: None,
+        }
+    }
 }
 
 impl Default for EvalOptions {
@@ -58,6 +88,8 @@ impl Default for EvalOptions {
             thresholds: None,
             n_bins: 40,
             n_thresholds: 25,
+            null: Some(NullOptions::default()),
+            maps_per_sim: 1,
         }
     }
 }
@@ -82,7 +114,8 @@ pub struct Evaluation {
     /// π·N/L, h/Mpc.
     pub k_nyquist: f64,
     /// Maps [0, n_half1) and [n_half1, n) of the real set form the two baseline halves
-    /// (contiguous, so maps of one simulation stay together when the set is ordered by simulation).
+    /// (contiguous, so maps of one simulation stay together when the set is ordered by
+    /// simulation; cut at a simulation boundary when the group size is given).
     pub n_half1: usize,
     pub real_ensemble: Ensemble,
     pub generated_ensemble: Ensemble,
@@ -99,6 +132,30 @@ pub struct Evaluation {
     /// The shape statistics (absent in evaluations written before they existed).
     #[serde(default)]
     pub shape: Option<ShapeEval>,
+    pub summary: Summary,
+    /// The Gaussian null judged by the same rule (absent when not asked for, and in
+    /// evaluations written before it existed).
+    #[serde(default)]
+    pub gaussian_null: Option<NullEval>,
+}
+
+/// The Gaussian null of an evaluation (see [`NullOptions`]): its fit, its measurements and its
+/// verdict against the real set, on the same histogram edges and MF thresholds as the
+/// generated set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NullEval {
+    /// The maps the null was fitted to.
+    pub fitted_on: SetInfo,
+    pub seed: u64,
+    pub n_fields: usize,
+    /// Fitted mean, transformed units.
+    pub mean: f64,
+    pub ensemble: Ensemble,
+    /// Null (B) against real (A).
+    #[serde(deserialize_with = "de_comparison")]
+    pub comparison: Comparison,
+    pub pixel_distance: PixelDistance,
+    pub shape: ShapeEval,
     pub summary: Summary,
 }
 
@@ -244,10 +301,9 @@ pub fn evaluate_sets(
     let tr = transformed(real, opts.transform, &real_info.label)?;
     let tg = transformed(generated, opts.transform, &gen_info.label)?;
     let pr = pooled(&tr);
-    let pg = pooled(&tg);
     let edges = match &opts.edges {
         Some(e) => e.clone(),
-        None => default_edges(&pr, &pg, opts.n_bins)?,
+        None => default_edges(&pr, &pooled(&tg), opts.n_bins)?,
     };
     let thresholds = match &opts.thresholds {
         Some(t) => t.clone(),
@@ -260,24 +316,43 @@ pub fn evaluate_sets(
         thresholds,
         convention: opts.convention,
     };
-    let measure = |set: &[Array2<f64>], what: &str| {
+    // The sets are transformed already; measure them as they are.
+    let cfg_t = StatsConfig {
+        transform: Transform::Identity,
+        ..cfg.clone()
+    };
+    let measure = |set: &[Array2<f64>], what: &str, on_map: &(dyn Fn() + Sync)| {
         stats::measure_many(
             set.len(),
             side,
-            &cfg,
+            &cfg_t,
             |i| Ok::<_, std::convert::Infallible>(set[i].clone()),
             on_map,
         )
         .map_err(|e| anyhow::anyhow!("{what}: {e}"))
     };
-    let mr = measure(real, &real_info.label)?;
-    let mg = measure(generated, &gen_info.label)?;
-    let n_half1 = real.len() / 2;
+    let mr = measure(&tr, &real_info.label, on_map)?;
+    let m = opts.maps_per_sim;
+    let deff_of = |rows: Vec<Vec<f64>>| {
+        let v: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        stats::ensemble::design_effect(&v, m)
+    };
+    let per_map = |f: &dyn Fn(&stats::MapStats) -> Vec<f64>| deff_of(mr.iter().map(f).collect());
+    let deff_abs = [
+        per_map(&|s| s.power_spectrum.pk.clone()),
+        per_map(&|s| s.histogram.pdf_over_total()),
+        per_map(&|s| s.minkowski.v0.clone()),
+        per_map(&|s| s.minkowski.v1.clone()),
+        per_map(&|s| s.minkowski.v2.clone()),
+    ];
+    if opts.maps_per_sim == 0 {
+        bail!("maps per simulation must be at least 1");
+    }
+    let n_half1 = Sizes::grouped(real.len(), 1, opts.maps_per_sim).n_a1;
     let ens = |m: &[stats::MapStats], what: &str| {
         Ensemble::from_maps(m).map_err(|e| anyhow::anyhow!("{what}: {e}"))
     };
     let real_ensemble = ens(&mr, "real set")?;
-    let generated_ensemble = ens(&mg, "generated set")?;
     // With a single real map the halves are empty: reuse the whole set so the JSON stays
     // well-formed; the summary then says "no verdict".
     let (h1, h2) = if n_half1 >= 1 {
@@ -287,9 +362,7 @@ pub fn evaluate_sets(
     };
     let half1_ensemble = ens(h1, "real half 1")?;
     let half2_ensemble = ens(h2, "real half 2")?;
-    let comparison = stats::compare(&real_ensemble, &generated_ensemble)?;
     let baseline = stats::compare(&half1_ensemble, &half2_ensemble)?;
-    let pixel_distance = stats::pixel_distance(pr, pg)?;
     let (t1, t2) = if n_half1 >= 1 {
         (&tr[..n_half1], &tr[n_half1..])
     } else {
@@ -305,23 +378,95 @@ pub fn evaluate_sets(
         .zip(&real_ensemble.power_spectrum.pk.mean)
         .map(|(s, m)| s / m)
         .collect();
-    let shape = shape_eval(&tr, &tg, n_half1, opts)?;
-    let summary = summary::summarize(&SummaryInput {
-        sizes: Sizes::split(real.len(), generated.len()),
-        cmp: &comparison,
-        base: &baseline,
-        pixels: &pixel_distance,
-        base_pixels: &baseline_pixel_distance,
-        k: &real_ensemble.power_spectrum.k,
-        k_nyquist,
-        pk_rel_sigma_a: &pk_rel_sigma_a,
-        shape: Some(summary::ShapeInput {
-            moments: &shape.moments,
-            moments_base: &shape.moments_baseline,
-            cmp: &shape.comparison,
-            base: &shape.baseline,
-        }),
-    });
+    // Judges one transformed set against the real one: generated or null, the same rule.
+    let judge = |set: &[Array2<f64>], what: &str, on_map: &(dyn Fn() + Sync)| -> Result<Judged> {
+        let ensemble = ens(&measure(set, what, on_map)?, what)?;
+        let comparison = stats::compare(&real_ensemble, &ensemble)?;
+        let pixel_distance = stats::pixel_distance(pr.clone(), pooled(set))?;
+        let (shape, deff_shape) = shape_eval(&tr, set, n_half1, opts)?;
+        let summary = summary::summarize(&SummaryInput {
+            deff: summary::DesignEffects {
+                power_spectrum: deff_abs[0],
+                pdf: deff_abs[1],
+                v0: deff_abs[2],
+                v1: deff_abs[3],
+                v2: deff_abs[4],
+                moments: deff_shape[0],
+                pdf_nu: deff_shape[1],
+                v0_nu: deff_shape[2],
+                v1_nu: deff_shape[3],
+                v2_nu: deff_shape[4],
+            },
+            sizes: Sizes::grouped(real.len(), set.len(), opts.maps_per_sim),
+            cmp: &comparison,
+            base: &baseline,
+            pixels: &pixel_distance,
+            base_pixels: &baseline_pixel_distance,
+            k: &real_ensemble.power_spectrum.k,
+            k_nyquist,
+            pk_rel_sigma_a: &pk_rel_sigma_a,
+            shape: Some(summary::ShapeInput {
+                moments: &shape.moments,
+                moments_base: &shape.moments_baseline,
+                cmp: &shape.comparison,
+                base: &shape.baseline,
+            }),
+        });
+        Ok(Judged {
+            ensemble,
+            comparison,
+            pixel_distance,
+            shape,
+            summary,
+        })
+    };
+    let g = judge(&tg, &gen_info.label, on_map)?;
+    let gaussian_null = match &opts.null {
+        None => None,
+        Some(no) => {
+            let (fit, fitted_on) = match &no.fit {
+                Some((maps, info)) => (
+                    transformed(maps, opts.transform, &info.label)?,
+                    SetInfo {
+                        n_maps: maps.len(),
+                        side: maps.first().map_or(0, |m| m.nrows()),
+                        ..info.clone()
+                    },
+                ),
+                None => (
+                    tr.clone(),
+                    SetInfo {
+                        n_maps: real.len(),
+                        side,
+                        ..real_info.clone()
+                    },
+                ),
+            };
+            if fitted_on.side != side {
+                bail!(
+                    "Gaussian null: the maps it is fitted to ({}) are {}² but the real maps are {side}²",
+                    fitted_on.label,
+                    fitted_on.side
+                );
+            }
+            let null = sim::GaussianNull::fit(&fit)
+                .with_context(|| format!("fitting the Gaussian null to {}", fitted_on.label))?;
+            let n_fields = no.n_fields.unwrap_or(generated.len()).max(1);
+            let fields = null.sample(n_fields, no.seed);
+            let j = judge(&fields, "Gaussian null", &|| {})?;
+            Some(NullEval {
+                fitted_on,
+                seed: no.seed,
+                n_fields,
+                mean: null.mean(),
+                ensemble: j.ensemble,
+                comparison: j.comparison,
+                pixel_distance: j.pixel_distance,
+                shape: j.shape,
+                summary: j.summary,
+            })
+        }
+    };
     Ok(Evaluation {
         schema: EVALUATION_SCHEMA.into(),
         real: SetInfo {
@@ -338,16 +483,26 @@ pub fn evaluate_sets(
         k_nyquist,
         n_half1,
         real_ensemble,
-        generated_ensemble,
+        generated_ensemble: g.ensemble,
         half1_ensemble,
         half2_ensemble,
-        comparison,
+        comparison: g.comparison,
         baseline,
-        pixel_distance,
+        pixel_distance: g.pixel_distance,
         baseline_pixel_distance,
-        shape: Some(shape),
-        summary,
+        shape: Some(g.shape),
+        summary: g.summary,
+        gaussian_null,
     })
+}
+
+/// One set judged against the real one (see `evaluate_sets`).
+struct Judged {
+    ensemble: Ensemble,
+    comparison: Comparison,
+    pixel_distance: PixelDistance,
+    shape: ShapeEval,
+    summary: Summary,
 }
 
 /// The default histogram edges: `n_bins` uniform over the range of both sets' pooled pixels.
@@ -388,13 +543,14 @@ fn standardized(set: &[Array2<f64>]) -> (Vec<Array2<f64>>, Vec<[f64; 2]>) {
 }
 
 /// The shape statistics of the transformed sets `tr` (real) and `tg` (generated), with the
-/// real set's halves split at `n_half1` as for the absolute statistics.
+/// real set's halves split at `n_half1` as for the absolute statistics, and the real set's
+/// design effects of the five shape rows (moments, ν-PDF, ν-V0, ν-V1, ν-V2).
 fn shape_eval(
     tr: &[Array2<f64>],
     tg: &[Array2<f64>],
     n_half1: usize,
     opts: &EvalOptions,
-) -> Result<ShapeEval> {
+) -> Result<(ShapeEval, [f64; 5])> {
     let (nr, mr) = standardized(tr);
     let (ng, mg) = standardized(tg);
     let edges_nu = default_edges(&pooled(&nr), &pooled(&ng), opts.n_bins)?;
@@ -436,7 +592,18 @@ fn shape_eval(
     };
     let moments_real = band(&mr)?;
     let moments_generated = band(&mg)?;
-    Ok(ShapeEval {
+    let deff_of = |rows: Vec<Vec<f64>>| {
+        let v: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        stats::ensemble::design_effect(&v, opts.maps_per_sim)
+    };
+    let deffs = [
+        deff_of(mr.iter().map(|r| r.to_vec()).collect()),
+        deff_of(sr.iter().map(|s| s.histogram.pdf_over_total()).collect()),
+        deff_of(sr.iter().map(|s| s.minkowski.v0.clone()).collect()),
+        deff_of(sr.iter().map(|s| s.minkowski.v1.clone()).collect()),
+        deff_of(sr.iter().map(|s| s.minkowski.v2.clone()).collect()),
+    ];
+    let shape = ShapeEval {
         moments: StatComparison::new(&moments_real, &moments_generated),
         moments_baseline: StatComparison::new(&band(m1)?, &band(m2)?),
         comparison: stats::compare(&ens(&sr)?, &ens(&sg)?)?,
@@ -445,7 +612,8 @@ fn shape_eval(
         thresholds_nu,
         moments_real,
         moments_generated,
-    })
+    };
+    Ok((shape, deffs))
 }
 
 /// Writes `value` as pretty JSON, atomically.
@@ -539,7 +707,18 @@ pub fn write_figures(
         }
     }
     let k = ev.real_ensemble.power_spectrum.k.clone();
-    let pk = [
+    // The Gaussian null as a mean line without bands, so the two sets' bands stay readable.
+    let null = ev.gaussian_null.as_ref();
+    let ln = null.map(|n| format!("Gaussian null (n={})", n.n_fields));
+    let line = |label: &str, x: &[f64], b: &Band| Series {
+        label: label.into(),
+        x: x.to_vec(),
+        mean: b.mean.clone(),
+        std: None,
+        p05: None,
+        p95: None,
+    };
+    let mut pk = vec![
         series(lr.clone(), k.clone(), &ev.real_ensemble.power_spectrum.pk),
         series(
             lg.clone(),
@@ -547,6 +726,9 @@ pub fn write_figures(
             &ev.generated_ensemble.power_spectrum.pk,
         ),
     ];
+    if let (Some(n), Some(l)) = (null, &ln) {
+        pk.push(line(l, &k, &n.ensemble.power_spectrum.pk));
+    }
     let file = format!("{prefix}pk.png");
     plots::plot_power_spectrum(
         &dir.join(&file),
@@ -566,10 +748,13 @@ pub fn write_figures(
             .into(),
     });
     let x = centres(&ev.real_ensemble.histogram.edges);
-    let pdf = [
+    let mut pdf = vec![
         series(lr.clone(), x.clone(), &ev.real_ensemble.histogram.pdf),
         series(lg.clone(), x.clone(), &ev.generated_ensemble.histogram.pdf),
     ];
+    if let (Some(n), Some(l)) = (null, &ln) {
+        pdf.push(line(l, &x, &n.ensemble.histogram.pdf));
+    }
     let file = format!("{prefix}pdf.png");
     plots::plot_pdf(&dir.join(&file), &pdf, value_label(t), true, "Pixel PDF")?;
     figs.push(Figure {
@@ -589,7 +774,13 @@ pub fn write_figures(
     let [r0, r1, r2] = mf(&ev.real_ensemble, &lr);
     let [g0, g1, g2] = mf(&ev.generated_ensemble, &lg);
     let file = format!("{prefix}minkowski.png");
-    let (a, b, c) = ([r0, g0], [r1, g1], [r2, g2]);
+    let (mut a, mut b, mut c) = (vec![r0, g0], vec![r1, g1], vec![r2, g2]);
+    if let (Some(n), Some(l)) = (null, &ln) {
+        let m = &n.ensemble.minkowski;
+        a.push(line(l, &th, &m.v0));
+        b.push(line(l, &th, &m.v1));
+        c.push(line(l, &th, &m.v2));
+    }
     plots::plot_minkowski(
         &dir.join(&file),
         [&a, &b, &c],
@@ -710,51 +901,103 @@ fn metric_title(name: &str) -> &str {
     }
 }
 
-/// The summary table as HTML (one row per metric, statistic cells spanning their metrics).
-pub fn summary_table_html(s: &Summary) -> String {
+/// The summary table as HTML (one row per metric, statistic cells spanning their metrics), with
+/// the Gaussian null's values and verdicts in two more columns when it was judged.
+pub fn summary_table_html(s: &Summary, null: Option<&Summary>) -> String {
+    let cls = |p: Option<bool>| match p {
+        Some(true) => "pass",
+        Some(false) => "fail",
+        None => "none",
+    };
     let mut h = String::from(
         "<table class=\"summary\"><thead><tr><th>statistic</th><th>metric</th><th>generated vs real</th>\
-         <th>real vs real (split)</th><th>threshold</th><th>verdict</th></tr></thead><tbody>\n",
+         <th>real vs real (split)</th><th>threshold</th><th>verdict</th>",
     );
+    if null.is_some() {
+        h.push_str("<th>Gaussian null vs real</th><th>null verdict</th>");
+    }
+    h.push_str("</tr></thead><tbody>\n");
     for r in &s.rows {
-        let cls = match r.pass {
-            Some(true) => "pass",
-            Some(false) => "fail",
-            None => "none",
-        };
+        let nr = null.and_then(|n| n.row(&r.statistic));
         for (i, m) in r.metrics.iter().enumerate() {
             h.push_str("<tr>");
             if i == 0 {
                 h.push_str(&format!(
-                    "<td rowspan=\"{}\"><b>{}</b></td>",
+                    "<td rowspan=\"{}\"><b>{}</b>{}</td>",
                     r.metrics.len(),
-                    esc(&r.statistic)
+                    esc(&r.statistic),
+                    if r.design_effect > 1.0 {
+                        format!(
+                            "<br><small title=\"design effect of the held-out set: variance inflation of its mean from maps of one simulation being correlated\">deff {:.1}</small>",
+                            r.design_effect
+                        )
+                    } else {
+                        String::new()
+                    }
                 ));
             }
-            let mcls = match m.pass {
-                Some(true) => "pass",
-                Some(false) => "fail",
-                None => "none",
-            };
             h.push_str(&format!(
-                "<td>{}</td><td class=\"{mcls}\">{}</td><td>{}</td><td>≤ {}</td>",
+                "<td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>≤ {}</td>",
                 metric_title(&m.name),
+                cls(m.pass),
                 num(m.value),
                 num(m.baseline),
                 num(m.threshold)
             ));
             if i == 0 {
                 h.push_str(&format!(
-                    "<td rowspan=\"{}\" class=\"{cls}\">{}</td>",
+                    "<td rowspan=\"{}\" class=\"{}\">{}</td>",
                     r.metrics.len(),
+                    cls(r.pass),
                     esc(&r.verdict)
                 ));
+            }
+            if null.is_some() {
+                let nm = nr.and_then(|r| r.metric(&m.name));
+                h.push_str(&format!(
+                    "<td class=\"{}\">{}</td>",
+                    cls(nm.and_then(|m| m.pass)),
+                    num(nm.and_then(|m| m.value))
+                ));
+                if i == 0 {
+                    h.push_str(&format!(
+                        "<td rowspan=\"{}\" class=\"{}\">{}</td>",
+                        r.metrics.len(),
+                        cls(nr.and_then(|r| r.pass)),
+                        esc(nr.map_or("—", |r| r.verdict.as_str()))
+                    ));
+                }
             }
             h.push_str("</tr>\n");
         }
     }
     h.push_str("</tbody></table>\n");
     h
+}
+
+/// The paragraph on the Gaussian null: what it is, and whether the verdict told it apart.
+fn null_html(n: &NullEval) -> String {
+    let (cls, says) = match n.summary.pass {
+        Some(false) => (
+            "pass",
+            "the verdict tells it from the real maps, as it should",
+        ),
+        Some(true) => (
+            "fail",
+            "<b>the verdict cannot tell it from the real maps</b>: a pass of the generated set \
+             then says no more than that its P(k) is right",
+        ),
+        None => ("none", "no verdict"),
+    };
+    format!(
+        "<p><span class=\"verdict {cls}\">Gaussian null: <b>{}</b></span> {} fields of a Gaussian \
+         random field with the mean and 2D power of {} ({} maps), seed {}: {says}.</p>\n",
+        esc(&n.summary.verdict),
+        n.n_fields,
+        esc(&n.fitted_on.label),
+        n.fitted_on.n_maps,
+        n.seed
+    )
 }
 
 fn img(dir: &Path, f: &Figure) -> Result<String> {
@@ -828,7 +1071,13 @@ pub fn render_html(dir: &Path, inp: &ReportInput<'_>) -> Result<PathBuf> {
                 }
             ));
         }
-        h.push_str(&summary_table_html(s));
+        if let Some(n) = &ev.gaussian_null {
+            h.push_str(&null_html(n));
+        }
+        h.push_str(&summary_table_html(
+            s,
+            ev.gaussian_null.as_ref().map(|n| &n.summary),
+        ));
         h.push_str(&format!(
             "<p class=\"rule\"><b>Verdict rule.</b> {} Pixel KS distance: {} (baseline {}).</p>\n",
             esc(&s.rule),
@@ -1052,6 +1301,77 @@ mod tests {
         ev.summary.row(stat).unwrap().pass
     }
 
+    /// Maps of `n_sims` simulations of the demo's suite (its default simulator settings at
+    /// 32², seed 0, Latin hypercube over Ω_m and σ_8), ordered by simulation, in log10 units
+    /// taken by the evaluation.
+    fn demo_suite(n_sims: usize) -> Vec<Array2<f64>> {
+        use sim::camels_out::{design, SuiteConfig};
+        let sc = sim::SimConfig {
+            particles: 32,
+            mesh: 64,
+            box_size: 25.0,
+            steps: 20,
+            z_init: 19.0,
+            map_res: 32,
+            slabs: 5,
+            cloud: None,
+        };
+        let cfg = SuiteConfig::new("Demo", n_sims, 0, sc.clone());
+        design(&cfg)
+            .iter()
+            .flat_map(|e| {
+                let p = sim::CosmoParams::with(e.omega_m, e.sigma_8);
+                let out = sim::simulate(&sc, p, e.seed, |_| {}).unwrap();
+                out.maps
+                    .into_iter()
+                    .map(|m| m.mapv(|v| v as f64))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn on_the_demos_data_the_gaussian_null_fails_and_other_simulations_pass() {
+        // 16 simulations "train" (and fit the null), 16 are held out, as in the demo.
+        let maps = demo_suite(32);
+        let (train, held) = maps.split_at(16 * 15);
+        let opts = EvalOptions {
+            transform: Transform::Log10,
+            null: Some(NullOptions {
+                seed: 3,
+                n_fields: Some(240),
+                fit: Some((train.to_vec(), info("training maps"))),
+            }),
+            maps_per_sim: 15,
+            ..EvalOptions::default()
+        };
+        let ev =
+            evaluate_sets(held, train, info("held-out"), info("train"), &opts, &|| {}).unwrap();
+        let show = |s: &Summary| serde_json::to_string_pretty(s).unwrap();
+        // Real simulations of other cosmologies from the same prior are within sample variance …
+        assert_eq!(ev.summary.pass, Some(true), "{}", show(&ev.summary));
+        // … the Gaussian null with the training P(k) is not, and the shape rows are what see it.
+        let null = ev.gaussian_null.as_ref().unwrap();
+        assert_eq!(null.n_fields, 240);
+        assert_eq!(null.fitted_on.n_maps, 240);
+        assert_eq!(null.summary.pass, Some(false), "{}", show(&null.summary));
+        for stat in ["skewness, kurtosis", "PDF of ν", "V0(ν)"] {
+            assert_eq!(
+                null.summary.row(stat).unwrap().pass,
+                Some(false),
+                "{stat}: {}",
+                show(&null.summary)
+            );
+        }
+        // Its P(k) is the training set's, and the P(k) row says so.
+        assert_eq!(
+            null.summary.row("P(k)").unwrap().pass,
+            Some(true),
+            "{}",
+            show(&null.summary)
+        );
+    }
+
     #[test]
     fn held_out_real_against_more_real_is_within_sample_variance() {
         let ev = run(&lognormal_set(32, 0), &lognormal_set(32, 10_000));
@@ -1170,9 +1490,12 @@ mod tests {
             );
         }
         assert!(text.contains("<table class=\"summary\">"));
-        // Statistic and verdict cells span the metrics of each of the 5 absolute and 5 shape
-        // statistics.
-        assert_eq!(text.matches("<td rowspan").count(), 2 * 10);
+        // Statistic, verdict and null-verdict cells span the metrics of each of the 5 absolute
+        // and 5 shape statistics.
+        assert_eq!(text.matches("<td rowspan").count(), 3 * 10);
+        // The Gaussian null is judged and said in words, beside the table.
+        assert!(text.contains("<th>Gaussian null vs real</th>"));
+        assert!(text.contains("Gaussian null: <b>"), "null paragraph missing");
         // No reference to any outside file.
         assert!(!text.contains("src=\"http") && !text.contains("<link"));
         let back: Evaluation = read_json(&d.path().join("evaluation.json")).unwrap();

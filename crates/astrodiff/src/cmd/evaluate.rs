@@ -51,6 +51,23 @@ pub struct Args {
     /// Label of the judged set in the report.
     #[arg(long, default_value = "generated")]
     pub label_generated: String,
+    /// The reference maps come in consecutive groups of N from one simulation (15 for CAMELS
+    /// CMD stacks): the verdict's yardstick then counts simulations, not maps, and the
+    /// real-vs-real halves are cut between simulations. 1 = independent maps.
+    #[arg(long, default_value_t = 1)]
+    pub maps_per_sim: usize,
+    /// Fit the Gaussian null to these maps (e.g. the training set) instead of the reference set.
+    #[arg(long)]
+    pub null_from: Option<PathBuf>,
+    /// Fields of the Gaussian null (default: as many as the judged set).
+    #[arg(long)]
+    pub null_fields: Option<usize>,
+    /// Seed of the Gaussian null's fields.
+    #[arg(long, default_value_t = 0)]
+    pub null_seed: u64,
+    /// Judge no Gaussian null beside the set.
+    #[arg(long, conflicts_with_all = ["null_from", "null_fields"])]
+    pub no_null: bool,
 }
 
 /// Loads up to `max` maps, with the file's absolute path for the record.
@@ -68,8 +85,37 @@ pub(crate) fn load(path: &Path, max: Option<usize>) -> Result<(Vec<Array2<f64>>,
     Ok((maps, abs.display().to_string()))
 }
 
-/// Plain-text summary table for the terminal.
-pub(crate) fn print_summary(s: &report::summary::Summary) {
+/// The Gaussian null of `evaluate`'s flags (loaded maps included).
+fn null_options(args: &Args) -> Result<Option<report::NullOptions>> {
+    if args.no_null {
+        return Ok(None);
+    }
+    if args.null_fields == Some(0) {
+        bail!("--null-fields 0: the Gaussian null needs at least one field (or pass --no-null)");
+    }
+    let fit = match &args.null_from {
+        Some(p) => {
+            let (maps, path) = load(p, args.max_maps)?;
+            let info = SetInfo {
+                label: "Gaussian-null fit".into(),
+                path: Some(path),
+                n_maps: maps.len(),
+                side: maps[0].nrows(),
+            };
+            Some((maps, info))
+        }
+        None => None,
+    };
+    Ok(Some(report::NullOptions {
+        seed: args.null_seed,
+        n_fields: args.null_fields,
+        fit,
+    }))
+}
+
+/// Plain-text summary table for the terminal, with the Gaussian null's values beside the
+/// generated set's where it was judged.
+pub(crate) fn print_summary(s: &report::summary::Summary, null: Option<&report::NullEval>) {
     let f = |x: Option<f64>| x.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into());
     // Width of the longest statistic name ("skewness, kurtosis"), counted in characters.
     let w = s
@@ -79,31 +125,61 @@ pub(crate) fn print_summary(s: &report::summary::Summary) {
         .max()
         .unwrap_or(4)
         .max(4);
+    let mark = |p: Option<bool>| match p {
+        Some(true) => "pass",
+        Some(false) => "FAIL",
+        None => "-",
+    };
     println!(
-        "{:<w$} {:<22} {:>12} {:>12} {:>12}  verdict",
-        "stat", "metric", "generated", "real/real", "threshold"
+        "{:<w$} {:<22} {:>12} {:>12} {:>12}  verdict{}",
+        "stat",
+        "metric",
+        "generated",
+        "real/real",
+        "threshold",
+        if null.is_some() {
+            "   Gaussian null"
+        } else {
+            ""
+        }
     );
     for r in &s.rows {
+        let nr = null.and_then(|n| n.summary.row(&r.statistic));
         for m in &r.metrics {
+            let nm = nr.and_then(|r| r.metric(&m.name));
             println!(
-                "{:<w$} {:<22} {:>12} {:>12} {:>12}  {}",
+                "{:<w$} {:<22} {:>12} {:>12} {:>12}  {:<7}{}",
                 r.statistic,
                 m.name,
                 f(m.value),
                 f(m.baseline),
                 f(m.threshold),
-                match m.pass {
-                    Some(true) => "pass",
-                    Some(false) => "FAIL",
-                    None => "-",
-                }
+                mark(m.pass),
+                nm.map(|n| format!(" {:>12} {}", f(n.value), mark(n.pass)))
+                    .unwrap_or_default()
             );
         }
     }
     println!("overall: {}", s.verdict);
+    if let Some(n) = null {
+        println!(
+            "Gaussian null ({} fields, fitted to {}): {}{}",
+            n.n_fields,
+            n.fitted_on.label,
+            n.summary.verdict,
+            if n.summary.pass == Some(true) {
+                " - WARNING: the verdict cannot tell a Gaussian field with this P(k) from the real maps"
+            } else {
+                ""
+            }
+        );
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.maps_per_sim == 0 {
+        bail!("--maps-per-sim 0: give the number of maps per simulation (1 for independent maps)");
+    }
     let (real, real_path) = load(&args.real, args.max_maps)?;
     let (generated, gen_path) = load(&args.generated, args.max_maps)?;
     let opts = EvalOptions {
@@ -114,6 +190,8 @@ pub fn run(args: Args) -> Result<()> {
         thresholds: args.thresholds.clone(),
         n_bins: args.bins,
         n_thresholds: args.n_thresholds,
+        null: null_options(&args)?,
+        maps_per_sim: args.maps_per_sim,
     };
     let pb = crate::progress::bar(real.len() + generated.len(), "maps", "measuring");
     let ev = report::evaluate_sets(
@@ -143,7 +221,7 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     pb.finish_and_clear();
     let html = report::write_evaluation_report(&args.out, &ev, &real, &generated)?;
-    print_summary(&ev.summary);
+    print_summary(&ev.summary, ev.gaussian_null.as_ref());
     eprintln!(
         "wrote {} (and evaluation.json, summary.json, PNGs beside it)",
         html.display()
