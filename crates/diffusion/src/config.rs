@@ -42,6 +42,13 @@ pub struct DiffusionConfig {
     pub schedule: ScheduleConfig,
     pub prediction: Prediction,
     pub loss: Loss,
+    /// Predict on top of a Gaussian-field prior: the network's output is added to the exact
+    /// prediction for a stationary Gaussian field with the training set's mean and 2D power
+    /// (`analytic::GrfDenoiser`, fitted once from the training maps and stored in the
+    /// checkpoint under `prior/`), and the last convolution starts at zero. So an untrained
+    /// model already samples the training P(k) and the network learns only what is not
+    /// Gaussian (cf. Remy et al. 2023, an analytic Gaussian prior plus a learned score).
+    pub gaussian_prior: bool,
 }
 
 impl Default for DiffusionConfig {
@@ -50,6 +57,7 @@ impl Default for DiffusionConfig {
             schedule: ScheduleConfig::paper(),
             prediction: Prediction::Eps,
             loss: Loss::Huber,
+            gaussian_prior: false,
         }
     }
 }
@@ -175,6 +183,7 @@ impl RunConfig {
                     schedule: ScheduleConfig::linear(1000, 1e-4, 2e-2),
                     prediction: Prediction::Eps,
                     loss: Loss::Mse,
+                    gaussian_prior: false,
                 },
                 train: TrainConfig {
                     batch_size: 16,

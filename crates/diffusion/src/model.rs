@@ -1,6 +1,8 @@
 //! A U-Net together with its noise schedule and objective, usable by the samplers as a
 //! [`Denoiser`].
 
+use crate::analytic::GrfDenoiser;
+use crate::checkpoint::Checkpoint;
 use crate::config::{Prediction, RunConfig};
 use crate::sampler::Denoiser;
 use crate::schedule::NoiseSchedule;
@@ -36,6 +38,76 @@ impl Net {
     }
 }
 
+/// Checkpoint tensor names of the Gaussian prior (`diffusion.gaussian_prior`).
+pub const PRIOR_MEAN: &str = "prior/mean";
+pub const PRIOR_MODE_VAR: &str = "prior/mode_var";
+
+/// The Gaussian prior's prediction of `x_t` in the network's parameterisation (ε, or v from
+/// its ε and x̂₀), without gradient: what the network's output is added to.
+pub fn prior_prediction(
+    prior: &GrfDenoiser,
+    schedule: &NoiseSchedule,
+    prediction: Prediction,
+    x_t: &Tensor,
+    t: &Tensor,
+) -> Tensor {
+    tch::no_grad(|| {
+        let eps = prior.predict_eps(x_t, t);
+        match prediction {
+            Prediction::Eps => eps,
+            Prediction::V => {
+                let x0 = schedule.x0_from_eps(x_t, t, &eps);
+                schedule.v_target(&x0, &eps, t)
+            }
+        }
+    })
+}
+
+/// The prior tensors of a Gaussian prior, in checkpoint layout.
+pub fn prior_tensors(prior: &GrfDenoiser) -> Vec<(String, Tensor)> {
+    let m = (prior.n / 2 + 1) as i64;
+    vec![
+        (PRIOR_MEAN.into(), Tensor::from_slice(&[prior.mean])),
+        (
+            PRIOR_MODE_VAR.into(),
+            Tensor::from_slice(&prior.mode_var).view([prior.n as i64, m]),
+        ),
+    ]
+}
+
+impl Checkpoint {
+    /// The Gaussian prior of a run trained with `diffusion.gaussian_prior` (None otherwise).
+    /// Errors if the config asks for one and the tensors are missing or malformed.
+    pub fn prior(&self, schedule: &NoiseSchedule) -> Result<Option<GrfDenoiser>, String> {
+        if !self.config.diffusion.gaussian_prior {
+            return Ok(None);
+        }
+        let get = |name: &str| {
+            self.tensors.get(name).ok_or_else(|| {
+                format!("diffusion.gaussian_prior is set but the tensor {name} is missing")
+            })
+        };
+        let (mean, var) = (get(PRIOR_MEAN)?, get(PRIOR_MODE_VAR)?);
+        let sz = var.size();
+        if mean.numel() != 1 || sz.len() != 2 || sz[1] != sz[0] / 2 + 1 || sz[0] < 2 {
+            return Err(format!(
+                "{PRIOR_MODE_VAR} has shape {sz:?}, expected [N, N/2+1]"
+            ));
+        }
+        let mode_var = Vec::<f64>::try_from(&var.to_kind(tch::Kind::Double).flatten(0, -1))
+            .map_err(|e| format!("{PRIOR_MODE_VAR}: {e}"))?;
+        if mode_var.iter().any(|v| *v < 0.0) {
+            return Err(format!("{PRIOR_MODE_VAR} holds a negative variance"));
+        }
+        Ok(Some(GrfDenoiser::from_mode_variance(
+            schedule,
+            sz[0] as usize,
+            mean.double_value(&[0]),
+            mode_var,
+        )))
+    }
+}
+
 /// A trained network seen by the samplers: returns ε̂ whatever the network predicts.
 pub struct NetDenoiser<'a> {
     pub unet: &'a UNet,
@@ -43,13 +115,18 @@ pub struct NetDenoiser<'a> {
     pub prediction: Prediction,
     /// Conditioning vectors [B, cond_dim] for the batch being sampled (None if unconditional).
     pub cond: Option<Tensor>,
+    /// The Gaussian prior the network's output is added to (`diffusion.gaussian_prior`).
+    pub prior: Option<&'a GrfDenoiser>,
 }
 
 impl Denoiser for NetDenoiser<'_> {
     fn predict_eps(&self, x_t: &Tensor, t: &Tensor) -> Tensor {
         tch::no_grad(|| {
             let t = t.to_device(x_t.device());
-            let out = self.unet.forward(x_t, &t, self.cond.as_ref(), false);
+            let mut out = self.unet.forward(x_t, &t, self.cond.as_ref(), false);
+            if let Some(p) = self.prior {
+                out += prior_prediction(p, self.schedule, self.prediction, x_t, &t);
+            }
             match self.prediction {
                 Prediction::Eps => out,
                 Prediction::V => self.schedule.eps_from_v(x_t, &t, &out),

@@ -7,10 +7,11 @@
 //! at step `s` reproduces an uninterrupted run bit for bit (on the same device and thread
 //! count) without saving any generator state.
 
+use crate::analytic::GrfDenoiser;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{Loss, Prediction, RunConfig};
 use crate::ema::Ema;
-use crate::model::{Net, NetDenoiser};
+use crate::model::{prior_prediction, prior_tensors, Net, NetDenoiser};
 use crate::sampler::{self, SamplerConfig};
 use crate::schedule::NoiseSchedule;
 use anyhow::{Context, Result};
@@ -152,6 +153,9 @@ pub struct Trainer {
     /// Training wall time accumulated over all sessions, seconds.
     pub wall_s: f64,
     pub device: Device,
+    /// The Gaussian prior (`diffusion.gaussian_prior`), set by [`Trainer::set_prior`] before
+    /// the first step or restored from the checkpoint.
+    pub prior: Option<GrfDenoiser>,
 }
 
 impl Trainer {
@@ -160,6 +164,16 @@ impl Trainer {
         cfg.validate().map_err(anyhow::Error::msg)?;
         let schedule = cfg.diffusion.schedule.build()?;
         let net = Net::new(&cfg, device, seed).map_err(anyhow::Error::msg)?;
+        if cfg.diffusion.gaussian_prior {
+            // The residual starts at zero: the untrained model is the Gaussian prior exactly.
+            tch::no_grad(|| {
+                for (name, t) in net.named_params() {
+                    if name.starts_with("final_conv.") {
+                        let _ = t.shallow_clone().zero_();
+                    }
+                }
+            });
+        }
         let ema_net = Net::new(&cfg, device, seed).map_err(anyhow::Error::msg)?;
         let ema = Ema::new(ema_net, &net, cfg.train.ema_decay, cfg.train.ema_start);
         let t = &cfg.train;
@@ -174,7 +188,35 @@ impl Trainer {
             step: 0,
             wall_s: 0.0,
             device,
+            prior: None,
         })
+    }
+
+    /// Sets the Gaussian prior of a `diffusion.gaussian_prior` run from the training set's
+    /// mean and per-mode variances (normalised units; layout of
+    /// [`GrfDenoiser::from_mode_variance`], e.g. from `sim::GaussianNull`).
+    pub fn set_prior(&mut self, n: usize, mean: f64, mode_var: Vec<f64>) -> Result<()> {
+        anyhow::ensure!(
+            self.cfg.diffusion.gaussian_prior,
+            "a Gaussian prior was given but diffusion.gaussian_prior is off"
+        );
+        anyhow::ensure!(
+            mode_var.len() == n * (n / 2 + 1) && mean.is_finite(),
+            "Gaussian prior: {} mode variances for a {n}² field (expected {}), mean {mean}",
+            mode_var.len(),
+            n * (n / 2 + 1)
+        );
+        anyhow::ensure!(
+            mode_var.iter().all(|v| v.is_finite() && *v >= 0.0),
+            "Gaussian prior: the mode variances must be finite and non-negative"
+        );
+        self.prior = Some(GrfDenoiser::from_mode_variance(
+            &self.schedule,
+            n,
+            mean,
+            mode_var,
+        ));
+        Ok(())
     }
 
     /// Restores a run from a checkpoint exactly (weights, EMA, optimiser moments and step).
@@ -198,6 +240,7 @@ impl Trainer {
         tr.opt.t = ck.adam_step;
         tr.step = ck.step;
         tr.wall_s = ck.wall_s;
+        tr.prior = ck.prior(&tr.schedule).map_err(anyhow::Error::msg)?;
         Ok(tr)
     }
 
@@ -231,7 +274,14 @@ impl Trainer {
             Prediction::Eps => noise,
             Prediction::V => self.schedule.v_target(&x0, &noise, &t),
         };
-        let out = self.net.unet.forward(&x_t, &t, cond.as_ref(), true);
+        let mut out = self.net.unet.forward(&x_t, &t, cond.as_ref(), true);
+        if self.cfg.diffusion.gaussian_prior {
+            let p = self
+                .prior
+                .as_ref()
+                .expect("diffusion.gaussian_prior: set_prior before training");
+            out += prior_prediction(p, &self.schedule, self.cfg.diffusion.prediction, &x_t, &t);
+        }
         let loss = match self.cfg.diffusion.loss {
             Loss::Huber => out.smooth_l1_loss(&target, Reduction::Mean, 1.0),
             Loss::Mse => out.mse_loss(&target, Reduction::Mean),
@@ -270,6 +320,9 @@ impl Trainer {
         for (((n, _), m), v) in self.opt.params.iter().zip(&self.opt.m).zip(&self.opt.v) {
             out.push((format!("adam_m/{n}"), m.shallow_clone()));
             out.push((format!("adam_v/{n}"), v.shallow_clone()));
+        }
+        if let Some(p) = &self.prior {
+            out.extend(prior_tensors(p));
         }
         out
     }
@@ -364,6 +417,19 @@ pub fn run(
 ) -> Result<Option<StepStats>> {
     if opts.total_steps.is_none() && opts.minutes.is_none() {
         anyhow::bail!("give a budget: a number of steps or of minutes");
+    }
+    if tr.cfg.diffusion.gaussian_prior && tr.prior.is_none() {
+        anyhow::bail!(
+            "diffusion.gaussian_prior is on but no prior was fitted (Trainer::set_prior)"
+        );
+    }
+    if let Some(p) = &tr.prior {
+        anyhow::ensure!(
+            p.n == data.field_size(),
+            "the Gaussian prior is for {}² fields but the data are {}²",
+            p.n,
+            data.field_size()
+        );
     }
     std::fs::create_dir_all(&opts.run_dir)
         .with_context(|| format!("creating {}", opts.run_dir.display()))?;
@@ -512,6 +578,7 @@ pub fn sample_grid(tr: &Trainer, data: &dyn BatchSource, png: &Path) -> Result<(
         schedule: &tr.schedule,
         prediction: tr.cfg.diffusion.prediction,
         cond,
+        prior: tr.prior.as_ref(),
     };
     let sc = SamplerConfig::ddim(tr.cfg.train.sample_steps, 0.0);
     let out = sampler::sample(

@@ -18,6 +18,7 @@ fn eps_mse(tr: &Trainer, data: &Toy) -> f64 {
         schedule: &tr.schedule,
         prediction: tr.cfg.diffusion.prediction,
         cond,
+        prior: tr.prior.as_ref(),
     };
     tch::manual_seed(0);
     let tn = tr.schedule.timesteps() as i64;

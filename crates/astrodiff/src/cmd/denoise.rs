@@ -154,6 +154,8 @@ pub struct Model {
     pub resolution: Option<usize>,
     pub device: Device,
     pub step: u64,
+    /// The Gaussian prior the network predicts on top of (`diffusion.gaussian_prior`).
+    pub prior: Option<diffusion::analytic::GrfDenoiser>,
 }
 
 /// Reads a normalisation (and, when present, the transform and resolution) from JSON: a
@@ -262,7 +264,13 @@ impl Model {
             .and_then(|r| r.2)
             .or(ds.as_ref().and_then(|r| r.2));
         let space = Space { transform, norm };
+        let prior = ck
+            .prior(&schedule)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", run.display()))?;
+        // A prior fixes the field side the model can take.
+        let resolution = resolution.or(prior.as_ref().map(|p| p.n));
         Ok(Model {
+            prior,
             net,
             config,
             schedule,
@@ -358,6 +366,7 @@ pub fn posterior_samples(
         schedule: &model.schedule,
         prediction: model.config.diffusion.prediction,
         cond: None,
+        prior: model.prior.as_ref(),
     };
     let post = diffusion::inverse::denoise_posterior(
         &den,

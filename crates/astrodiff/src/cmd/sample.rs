@@ -111,6 +111,18 @@ pub fn run(args: Args) -> Result<()> {
     checkpoint::load_into(&net.named_params(), &ck.group(which), which)
         .map_err(anyhow::Error::msg)?;
     let schedule = cfg.diffusion.schedule.build()?;
+    let prior = ck
+        .prior(&schedule)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.checkpoint.display()))?;
+    if let Some(p) = &prior {
+        if p.n != size {
+            bail!(
+                "--size {size}: this model predicts on top of a Gaussian prior fitted at {}²; it samples only {}² fields",
+                p.n,
+                p.n
+            );
+        }
+    }
 
     // One seed per batch, drawn from the user's seed.
     let mut seeds = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
@@ -134,6 +146,7 @@ pub fn run(args: Args) -> Result<()> {
             schedule: &schedule,
             prediction: cfg.diffusion.prediction,
             cond,
+            prior: prior.as_ref(),
         };
         let seed = seeds.next_u64();
         let base = bar.position();

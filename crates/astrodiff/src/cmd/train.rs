@@ -124,7 +124,18 @@ pub fn run(args: Args) -> Result<()> {
         }
         let cfg =
             RunConfig::load(&args.preset, args.config.as_deref()).map_err(anyhow::Error::msg)?;
-        Trainer::new(cfg, args.seed, device)?
+        let mut tr = Trainer::new(cfg, args.seed, device)?;
+        if tr.cfg.diffusion.gaussian_prior {
+            let null = fit_prior(&ds).with_context(|| {
+                format!("fitting the Gaussian prior to {}", args.data.display())
+            })?;
+            tr.set_prior(null.side(), null.mean(), null.mode_variance().to_vec())?;
+            eprintln!(
+                "Gaussian prior: mean and 2D power of {} training maps (normalised units)",
+                null.n_maps()
+            );
+        }
+        tr
     };
     check_data_fits(&tr.cfg, &ds, &args.data)?;
     std::fs::create_dir_all(&args.out)
@@ -170,6 +181,15 @@ pub fn run(args: Args) -> Result<()> {
         None => eprintln!("nothing to do: the run is already at step {}", tr.step),
     }
     Ok(())
+}
+
+/// The Gaussian prior of `diffusion.gaussian_prior`: the Gaussian null of the training split in
+/// the normalised units the network sees.
+pub fn fit_prior(ds: &PreparedDataset) -> Result<sim::GaussianNull> {
+    let train = ds.load("train")?;
+    let maps: Vec<ndarray::Array2<f64>> =
+        train.outer_iter().map(|m| m.mapv(|v| v as f64)).collect();
+    Ok(sim::GaussianNull::fit(&maps)?)
 }
 
 fn check_data_fits(cfg: &RunConfig, ds: &PreparedDataset, dir: &Path) -> Result<()> {
