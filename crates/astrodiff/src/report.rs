@@ -1495,7 +1495,10 @@ mod tests {
         assert_eq!(text.matches("<td rowspan").count(), 3 * 10);
         // The Gaussian null is judged and said in words, beside the table.
         assert!(text.contains("<th>Gaussian null vs real</th>"));
-        assert!(text.contains("Gaussian null: <b>"), "null paragraph missing");
+        assert!(
+            text.contains("Gaussian null: <b>"),
+            "null paragraph missing"
+        );
         // No reference to any outside file.
         assert!(!text.contains("src=\"http") && !text.contains("<link"));
         let back: Evaluation = read_json(&d.path().join("evaluation.json")).unwrap();

@@ -85,6 +85,8 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in nets.split(',') {
         let mut cfg = RunConfig::preset(name).expect("known preset");
+        // The network step alone, as the PyTorch twin has it (no Gaussian prior).
+        cfg.diffusion.gaussian_prior = false;
         cfg.train.batch_size = batch as usize;
         let mut tr = Trainer::new(cfg, 0, device).unwrap();
         let params = tr.net.num_params();

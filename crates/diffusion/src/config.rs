@@ -149,7 +149,8 @@ impl RunConfig {
     ///   2 res blocks, linear attention per level, full attention in the bottleneck,
     ///   GroupNorm(8), Huber loss on ε, linear β 1e-4→2e-2, T = 2000, Adam lr 5e-4 / 2e-4,
     ///   batch 40, no warm-up, no clipping);
-    /// - `cpu-small`: a narrow, shallow variant for 2 CPU cores (see docs/model.md).
+    /// - `cpu-small`: a narrow, shallow variant for 2 CPU cores, predicting on top of the
+    ///   Gaussian-field prior (see docs/model.md, docs/training.md).
     pub fn preset(name: &str) -> Result<Self, String> {
         let paper = |base: i64, lr: f64| RunConfig {
             preset: name.to_string(),
@@ -183,7 +184,9 @@ impl RunConfig {
                     schedule: ScheduleConfig::linear(1000, 1e-4, 2e-2),
                     prediction: Prediction::Eps,
                     loss: Loss::Mse,
-                    gaussian_prior: false,
+                    // Measured in bench/run_train_bench.sh (docs/training.md): the
+                    // prior is the largest gain per CPU-minute of everything tried.
+                    gaussian_prior: true,
                 },
                 train: TrainConfig {
                     batch_size: 16,

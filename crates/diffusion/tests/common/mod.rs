@@ -24,6 +24,8 @@ pub fn tiny_config() -> RunConfig {
     c.unet.cond_dim = 2;
     c.diffusion.schedule = ScheduleConfig::linear(50, 1e-3, 0.2);
     c.diffusion.loss = Loss::Huber;
+    // The plain network: tests of the prior switch it on (tests/prior.rs).
+    c.diffusion.gaussian_prior = false;
     c.train.batch_size = 4;
     c.train.lr = 2e-3;
     c.train.warmup_steps = 3;
