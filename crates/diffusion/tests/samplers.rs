@@ -37,6 +37,8 @@ fn chain_variance(s: &NoiseSchedule, kind: SamplerKind, ts: &[usize], s2: f64) -
     let mut m = 1.0f64; // multiplier of the start state (deterministic DPM-Solver++)
     let mut prev_d: Option<f64> = None;
     let mut prev_h = 0.0;
+    // SDE-DPM-Solver++: covariance of (x, previous D₀ = k·x_prev), which the multistep reuses.
+    let (mut cxp, mut vp) = (0.0f64, 0.0f64);
     for i in 0..ts.len() {
         let (a, ap) = (
             ab(ts[i] as i64),
@@ -73,6 +75,28 @@ fn chain_variance(s: &NoiseSchedule, kind: SamplerKind, ts: &[usize], s2: f64) -
                 };
                 m = ((1.0 - ap) / (1.0 - a)).sqrt() * m - ap.sqrt() * (-h).exp_m1() * d;
                 prev_d = Some(d0);
+                prev_h = h;
+            }
+            SamplerKind::Dpmpp2mSde => {
+                let kk = k(a);
+                if ap == 1.0 {
+                    v *= kk * kk;
+                    break;
+                }
+                let lam = |x: f64| 0.5 * (x / (1.0 - x)).ln();
+                let h = lam(ap) - lam(a);
+                let c = if i == 0 { 0.0 } else { 0.5 * h / prev_h };
+                let one_m = -(-2.0 * h).exp_m1();
+                let (aa, bb) = (
+                    ((1.0 - ap) / (1.0 - a)).sqrt() * (-h).exp(),
+                    ap.sqrt() * one_m,
+                );
+                // x' = (A + B k (1 + c)) x − B c p + S z,  p' = k x.
+                let (a1, a2) = (aa + bb * kk * (1.0 + c), -bb * c);
+                let vx = a1 * a1 * v + 2.0 * a1 * a2 * cxp + a2 * a2 * vp + (1.0 - ap) * one_m;
+                cxp = kk * (a1 * v + a2 * cxp);
+                vp = kk * kk * v;
+                v = vx;
                 prev_h = h;
             }
         }
@@ -116,6 +140,11 @@ fn gaussian_data_variance_and_mean() {
         (ddim_logsnr(50, 0.0), false),
         (ddim_logsnr(50, 1.0), false),
         (SamplerConfig::new(SamplerKind::Ddpm, Some(100)), false),
+        (SamplerConfig::new(SamplerKind::Dpmpp2mSde, Some(50)), false),
+        (
+            SamplerConfig::new(SamplerKind::Dpmpp2mSde, Some(100)),
+            false,
+        ),
     ];
     for (i, (cfg, vs_truth)) in cases.iter().enumerate() {
         let out = sample(&den, &s, cfg, &shape, dev(), 100 + i as u64, None).unwrap();
@@ -529,6 +558,10 @@ fn bad_settings_are_rejected() {
     assert_eq!(
         "dpmpp".parse::<SamplerKind>().unwrap(),
         SamplerKind::Dpmpp2m
+    );
+    assert_eq!(
+        "dpmpp-sde".parse::<SamplerKind>().unwrap(),
+        SamplerKind::Dpmpp2mSde
     );
 }
 

@@ -18,7 +18,8 @@ pub struct Args {
     /// Number of fields.
     #[arg(long, default_value_t = 64)]
     pub n: usize,
-    /// ddpm (ancestral, the paper), ddim (η = --eta) or dpmpp (DPM-Solver++ 2M).
+    /// ddpm (ancestral, the paper), ddim (η = --eta), dpmpp (DPM-Solver++ 2M) or dpmpp-sde
+    /// (SDE-DPM-Solver++ 2M, stochastic).
     #[arg(long, default_value = "ddim")]
     pub sampler: String,
     /// Network evaluations per field; 0 = every timestep of the schedule (the paper's DDPM).
