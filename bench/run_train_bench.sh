@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Training-efficiency benchmark: quality of the demo's model per minute of CPU training, per
-# variant, judged by the demo's verdict (240 DPM-Solver++ fields against 240 held-out maps of
+# variant, judged by the demo's verdict (240 fields of its fast sampler against 240 held-out maps of
 # 16 simulations, Gaussian null beside them).
 #
 # Every variant trains on the same prepared data (the demo's: 48 simulations, 32 for training,
@@ -31,10 +31,12 @@ for v in $variants; do
         OMP_NUM_THREADS="$threads" target/release/astrodiff demo --name "bench_$v" \
             --minutes "$total" --max-ddpm 0 --config "$cfg" --seed 0 > "$out/${v}_${b}.log" 2>&1
         mkdir -p "$out/${v}_${b}"
-        cp "runs/bench_$v/eval_dpmpp/summary.json" "$out/${v}_${b}/summary.json"
+        # The fast sampler's evaluation folder, as run.json records it.
+        ev=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["samples"][0]["evaluation"])' "runs/bench_$v/run.json")
+        cp "runs/bench_$v/$ev/summary.json" "$out/${v}_${b}/summary.json"
         cp "runs/bench_$v/run.json" "$out/${v}_${b}/run.json"
         python3 -c 'import json, sys; e = json.load(open(sys.argv[1])); json.dump((e.get("gaussian_null") or {}).get("summary"), open(sys.argv[2], "w"))' \
-            "runs/bench_$v/eval_dpmpp/evaluation.json" "$out/${v}_${b}/null_summary.json"
+            "runs/bench_$v/$ev/evaluation.json" "$out/${v}_${b}/null_summary.json"
     done
 done
 echo "load after: $(uptime)" | tee -a "$out/load.txt"

@@ -106,7 +106,10 @@ fn miniature_demo_writes_every_artifact() {
 
     // 2 held-out simulations × 3 maps; as many fast samples; 2 DDPM samples.
     assert_eq!(npy_shape(&run.join("heldout.npy")), vec![6, 16, 16]);
-    assert_eq!(npy_shape(&run.join("samples_dpmpp.npy")), vec![6, 16, 16]);
+    assert_eq!(
+        npy_shape(&run.join("samples_dpmpp-sde.npy")),
+        vec![6, 16, 16]
+    );
     assert_eq!(npy_shape(&run.join("samples_ddpm.npy")), vec![2, 16, 16]);
 
     let rec = json(&run.join("run.json"));
@@ -119,7 +122,7 @@ fn miniature_demo_writes_every_artifact() {
         .iter()
         .map(|s| s["sampler"].as_str().unwrap())
         .collect();
-    assert_eq!(samplers, ["dpmpp", "ddpm"]);
+    assert_eq!(samplers, ["dpmpp-sde", "ddpm"]);
     assert_eq!(
         rec["samples"][1]["steps"], 20,
         "DDPM walks every timestep of the schedule"
@@ -144,11 +147,11 @@ fn miniature_demo_writes_every_artifact() {
 
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     for f in [
-        "dpmpp_grid_real.png",
-        "dpmpp_grid_generated.png",
-        "dpmpp_pk.png",
-        "dpmpp_pdf.png",
-        "dpmpp_minkowski.png",
+        "dpmpp-sde_grid_real.png",
+        "dpmpp-sde_grid_generated.png",
+        "dpmpp-sde_pk.png",
+        "dpmpp-sde_pdf.png",
+        "dpmpp-sde_minkowski.png",
         "ddpm_pk.png",
         "training_loss.png",
     ] {
