@@ -370,46 +370,28 @@ pub fn sample_from<D: Denoiser + ?Sized>(
                         mean
                     }
                 }
-                SamplerKind::Dpmpp2m => {
+                SamplerKind::Dpmpp2m | SamplerKind::Dpmpp2mSde => {
                     if t_prev < 0 {
                         // σ_next = 0: the update reduces to x̂_0 (first order).
                         x0.shallow_clone()
                     } else {
                         let lam = |ab: f64| 0.5 * (ab / (1.0 - ab)).ln();
                         let h = lam(ap) - lam(a);
+                        // Second-order multistep data term, first order without history.
                         let d = match &prev_x0 {
-                            Some(p) => {
-                                let r = prev_h / h;
-                                &x0 * (1.0 + 0.5 / r) - p * (0.5 / r)
-                            }
+                            Some(p) => &x0 + (&x0 - p) * (0.5 * h / prev_h),
                             None => x0.shallow_clone(),
                         };
                         let ratio = ((1.0 - ap) / (1.0 - a)).sqrt();
-                        let out = &x * ratio - d * (ap.sqrt() * (-h).exp_m1());
                         prev_h = h;
-                        out
-                    }
-                }
-                SamplerKind::Dpmpp2mSde => {
-                    if t_prev < 0 {
-                        x0.shallow_clone()
-                    } else {
-                        let lam = |ab: f64| 0.5 * (ab / (1.0 - ab)).ln();
-                        let h = lam(ap) - lam(a);
-                        let d = match &prev_x0 {
-                            Some(p) => {
-                                let r = prev_h / h;
-                                &x0 + (&x0 - p) * (0.5 / r)
-                            }
-                            None => x0.shallow_clone(),
-                        };
-                        let ratio = ((1.0 - ap) / (1.0 - a)).sqrt();
-                        let one_m = -(-2.0 * h).exp_m1();
-                        let out = &x * (ratio * (-h).exp())
-                            + d * (ap.sqrt() * one_m)
-                            + rng.randn(&size, dev, kind) * ((1.0 - ap).sqrt() * one_m.sqrt());
-                        prev_h = h;
-                        out
+                        if config.kind == SamplerKind::Dpmpp2mSde {
+                            let one_m = -(-2.0 * h).exp_m1();
+                            &x * (ratio * (-h).exp())
+                                + d * (ap.sqrt() * one_m)
+                                + rng.randn(&size, dev, kind) * ((1.0 - ap).sqrt() * one_m.sqrt())
+                        } else {
+                            &x * ratio - d * (ap.sqrt() * (-h).exp_m1())
+                        }
                     }
                 }
             };
