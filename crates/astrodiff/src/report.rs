@@ -58,7 +58,7 @@ pub struct EvalOptions {
 /// with the mean and 2D power of `fit` (after the transform), judged against the real set by the
 /// same rule as the generated one. It has the right P(k) and nothing else, so a verdict it
 /// passes does not see non-Gaussian structure.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NullOptions {
     pub seed: u64,
     /// Fields to draw (default: as many as the generated set).
@@ -66,16 +66,6 @@ pub struct NullOptions {
     /// Maps to fit, in the same units as the real set (the training maps, where known);
     /// None: the held-out real set itself, a null with its exact power.
     pub fit: Option<(Vec<Array2<f64>>, SetInfo)>,
-}
-
-impl Default for NullOptions {
-    fn default() -> Self {
-        NullOptions {
-            seed: 0,
-            n_fields: None,
-            fit: None,
-        }
-    }
 }
 
 impl Default for EvalOptions {
@@ -1316,7 +1306,7 @@ mod tests {
             slabs: 5,
             cloud: None,
         };
-        let cfg = SuiteConfig::new("Demo", n_sims, 0, sc.clone());
+        let cfg = SuiteConfig::new("Demo", n_sims, 0, sc);
         design(&cfg)
             .iter()
             .flat_map(|e| {
