@@ -351,6 +351,24 @@ impl PreparedDataset {
     pub fn param_names(&self) -> &[String] {
         &self.meta.param_names
     }
+    /// Stored maps per simulation in `split`, when the data were split by simulation: the
+    /// maps of one box are stored together, so a split's maps come in consecutive groups of
+    /// this many (what the verdict's design effect needs). 1 otherwise, or when the split does
+    /// not divide evenly.
+    pub fn maps_per_simulation(&self, split: &str) -> usize {
+        let sp = &self.meta.split;
+        let units = sp.units.as_ref().map(|u| match split {
+            "train" => u.train.len(),
+            "val" => u.val.len(),
+            _ => u.test.len(),
+        });
+        let n = self.count(split);
+        match units {
+            Some(u) if sp.unit == "simulation" && u > 0 && n % u == 0 => n / u,
+            _ => 1,
+        }
+    }
+
     /// Physical side of a stored map (Mpc/h), if known.
     pub fn box_size(&self) -> Option<f64> {
         self.meta.box_size_mpc_h

@@ -29,9 +29,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The fast sampler: the stochastic SDE-DPM-Solver++(2M). On the demo's prior model it passed
-/// 11 of 12 verdict lines at 50 steps where the deterministic DPM-Solver++ passed 8 at 25 and
-/// 6 at 50 (it loses skewness); docs/training.md.
+/// The fast sampler: the stochastic SDE-DPM-Solver++(2M). On two 8-minute prior models of the
+/// demo (240 fields) it passed 11 and 10 of 12 verdict lines at 50 steps, where the
+/// deterministic DPM-Solver++ passed 8 and 5 at 25 steps (it loses skewness); docs/training.md.
 const FAST_SAMPLER: &str = "dpmpp-sde";
 
 /// Safety factor on measured network-call times: the load of a shared machine changes between
@@ -446,14 +446,7 @@ pub fn run(args: Args) -> Result<()> {
         .map(|m| m.mapv(|v| v as f64))
         .collect();
     // Held-out maps are stored simulation by simulation; the verdict counts simulations.
-    let held_units = ds.meta.split.units.as_ref().map(|u| match held_split {
-        "test" => u.test.len(),
-        _ => u.val.len(),
-    });
-    let maps_per_sim = match held_units {
-        Some(u) if ds.meta.split.unit == "simulation" && u > 0 && n_held % u == 0 => n_held / u,
-        _ => 1,
-    };
+    let maps_per_sim = ds.maps_per_simulation(held_split);
     let opts = EvalOptions {
         box_size: ds.box_size().unwrap_or(25.0),
         transform: stats::Transform::Log10,

@@ -97,7 +97,9 @@ fn null_options(args: &Args) -> Result<Option<report::NullOptions>> {
         Some(p) => {
             let (maps, path) = load(p, args.max_maps)?;
             let info = SetInfo {
-                label: "Gaussian-null fit".into(),
+                label: p
+                    .file_name()
+                    .map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into()),
                 path: Some(path),
                 n_maps: maps.len(),
                 side: maps[0].nrows(),

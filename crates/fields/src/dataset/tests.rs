@@ -66,6 +66,11 @@ fn cmd_stack_splits_by_simulation_and_round_trips_to_physical_units() {
         seen.extend(&sims);
         assert_eq!(m.items[name].len(), 3 * sims.len());
         assert_eq!(ds.count(name), m.items[name].len());
+        // Stored in consecutive groups of one simulation, as the verdict's design effect reads them.
+        assert_eq!(ds.maps_per_simulation(name), 3);
+        for g in m.items[name].chunks(3) {
+            assert!(g.iter().all(|it| it[0] / 3 == g[0][0] / 3), "{name}: {g:?}");
+        }
     }
     assert_eq!(seen.len(), 20);
     // Parameter rows follow their maps.
