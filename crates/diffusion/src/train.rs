@@ -9,7 +9,7 @@
 
 use crate::analytic::GrfDenoiser;
 use crate::checkpoint::{self, Checkpoint};
-use crate::config::{Loss, Prediction, RunConfig};
+use crate::config::{Loss, Prediction, RunConfig, TimestepSampling};
 use crate::ema::Ema;
 use crate::model::{prior_prediction, prior_tensors, Net, NetDenoiser};
 use crate::sampler::{self, SamplerConfig};
@@ -244,12 +244,36 @@ impl Trainer {
         Ok(tr)
     }
 
-    /// Timesteps `[B]` (uniform in 0..T) and noise `[B, 1, N, N]` of step `step`, plus a seed
-    /// for torch's generator (dropout): a pure function of `(seed, step)`.
+    /// Timesteps `[B]` (drawn by `diffusion.t_sampling`) and noise `[B, 1, N, N]` of step
+    /// `step`, plus a seed for torch's generator (dropout): a pure function of `(seed, step)`.
     pub fn step_randomness(&self, step: u64, b: usize, n: usize) -> (Tensor, Tensor, u64) {
         let mut rng = step_rng(self.seed, step);
         let tn = self.schedule.timesteps() as i64;
-        let t: Vec<i64> = (0..b).map(|_| rng.gen_range(0..tn)).collect();
+        let t: Vec<i64> = match self.cfg.diffusion.t_sampling {
+            TimestepSampling::Uniform => (0..b).map(|_| rng.gen_range(0..tn)).collect(),
+            TimestepSampling::Lognormal {
+                p_mean,
+                p_std,
+                uniform_frac,
+            } => (0..b)
+                .map(|_| {
+                    // Both draws are made for every item, so the stream does not depend on
+                    // which branch an item takes.
+                    let u: f64 = rng.gen();
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    let ut = rng.gen_range(0..tn);
+                    if u < uniform_frac {
+                        ut
+                    } else {
+                        let sigma = (p_mean + p_std * z).exp().min(self.schedule.max_sigma());
+                        self.schedule
+                            .t_for_noise_level(sigma)
+                            .expect("σ is finite, positive and clamped to the schedule")
+                            as i64
+                    }
+                })
+                .collect(),
+        };
         let noise: Vec<f32> = (0..b * n * n)
             .map(|_| StandardNormal.sample(&mut rng))
             .collect();
