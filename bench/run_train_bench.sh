@@ -10,7 +10,8 @@
 # training wall time on this machine, as ratios to the baseline.
 #
 # usage: bench/run_train_bench.sh [BUDGETS="2 4 8"] [VARIANTS="baseline prior"] [THREADS=2]
-#   variants are bench/train_variants/<name>.toml (merged over the demo's schedule override)
+#   variants are bench/train_variants/<name>.toml (merged over the demo's schedule override),
+#   with optional demo flags in <name>.args
 # output: bench/out/train/<variant>_<budget>/ (copies of each summary.json) and
 #         bench/out/train/table.md; record `uptime` beside the numbers.
 set -euo pipefail
@@ -23,12 +24,14 @@ echo "load before: $(uptime)" | tee "$out/load.txt"
 for v in $variants; do
     cfg="bench/train_variants/$v.toml"
     [ -f "$cfg" ] || { echo "no variant file $cfg" >&2; exit 2; }
+    # Optional demo flags of a variant (e.g. --norm standard), one line in <name>.args.
+    extra=""; [ -f "bench/train_variants/$v.args" ] && extra=$(cat "bench/train_variants/$v.args")
     for b in $budgets; do
         # The demo's --minutes is the total; its training budget is that minus the measured
         # reserve for sampling and evaluation (≈ 1 minute at 32² with --max-ddpm 0).
         total=$(awk -v b="$b" 'BEGIN { printf "%.2f", b + 1.0 }')
         echo "== $v, training budget ~$b min (demo --minutes $total)" >&2
-        OMP_NUM_THREADS="$threads" target/release/astrodiff demo --name "bench_$v" \
+        OMP_NUM_THREADS="$threads" target/release/astrodiff demo --name "bench_$v" $extra \
             --minutes "$total" --max-ddpm 0 --config "$cfg" --seed 0 > "$out/${v}_${b}.log" 2>&1
         mkdir -p "$out/${v}_${b}"
         # The fast sampler's evaluation folder, as run.json records it.

@@ -35,12 +35,21 @@ pub enum ResampleArg {
     Bicubic,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum NormArg {
     /// Training min/max to [-1, 1] (the paper).
     Minmax,
     /// Training mean 0, std 1.
     Standard,
+}
+
+impl From<NormArg> for NormKind {
+    fn from(a: NormArg) -> Self {
+        match a {
+            NormArg::Minmax => NormKind::MinMax,
+            NormArg::Standard => NormKind::Standard,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -147,10 +156,7 @@ fn run_prepare(a: PrepareArgs) -> anyhow::Result<()> {
         ResampleArg::Area => Resample::Area,
         ResampleArg::Bicubic => Resample::Bicubic,
     };
-    cfg.norm = match a.norm {
-        NormArg::Minmax => NormKind::MinMax,
-        NormArg::Standard => NormKind::Standard,
-    };
+    cfg.norm = a.norm.into();
     cfg.split = SplitSpec::parse(&a.split, a.seed)?;
     cfg.split_by = a.split_by.map(|s| match s {
         SplitByArg::Unit => SplitBy::Unit,

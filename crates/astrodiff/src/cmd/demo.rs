@@ -21,7 +21,7 @@
 use super::{report as report_cmd, sample, train};
 use crate::report::{self, EvalOptions, RunRecord, SampleRecord, SetInfo, TrainingRecord};
 use anyhow::{bail, Context, Result};
-use fields::dataset::{prepare, NormKind, PrepareConfig, PreparedDataset};
+use fields::dataset::{prepare, PrepareConfig, PreparedDataset};
 use fields::split::SplitSpec;
 use fields::transform::{PointTransform, Resample};
 use serde::Serialize;
@@ -73,6 +73,9 @@ pub struct Args {
     /// cost, docs/training.md).
     #[arg(long, default_value_t = 50)]
     pub fast_steps: usize,
+    /// Normalisation of the log-density maps fitted on the training split (see `prepare --norm`).
+    #[arg(long, value_enum, default_value = "minmax")]
+    pub norm: super::data::NormArg,
     /// Model preset (see docs/model.md).
     #[arg(long, default_value = "cpu-small")]
     pub preset: String,
@@ -111,6 +114,7 @@ struct Resolved {
     slabs: usize,
     sim_steps: usize,
     box_size_mpc_h: f64,
+    normalisation: String,
     preset: String,
     model_overrides: String,
     fast_sampler: String,
@@ -203,6 +207,7 @@ pub fn run(args: Args) -> Result<()> {
         slabs: args.slabs,
         sim_steps: args.sim_steps,
         box_size_mpc_h: 25.0,
+        normalisation: format!("{:?}", args.norm).to_lowercase(),
         preset: args.preset.clone(),
         model_overrides: overrides.clone(),
         fast_sampler: FAST_SAMPLER.into(),
@@ -620,7 +625,7 @@ fn prepare_data(
     };
     cfg.transform = PointTransform::Log10 { floor };
     cfg.resample = Resample::Area;
-    cfg.norm = NormKind::MinMax;
+    cfg.norm = args.norm.into();
     cfg.seed = args.seed;
     cfg.show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     if args.data.is_none() {
