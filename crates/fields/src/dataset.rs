@@ -48,6 +48,16 @@ pub enum NormKind {
     Standard,
 }
 
+impl NormKind {
+    /// The kind of a fitted normalisation.
+    pub fn of(n: &Normalization) -> Self {
+        match n {
+            Normalization::MinMax { .. } => NormKind::MinMax,
+            Normalization::Standard { .. } => NormKind::Standard,
+        }
+    }
+}
+
 /// What the split is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,10 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use diffusion::checkpoint;
-use diffusion::config::{RunConfig, PRESETS};
+use diffusion::config::{RunConfig, TimestepSampling, PRESETS};
 use diffusion::train::{self, Batch, BatchSource, LoopOptions, Trainer};
 use fields::augment::BatchStream;
-use fields::dataset::PreparedDataset;
+use fields::dataset::{NormKind, PreparedDataset};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -199,6 +199,16 @@ fn check_data_fits(cfg: &RunConfig, ds: &PreparedDataset, dir: &Path) -> Result<
         bail!(
             "{}: maps are {n}² but the network needs a multiple of its total stride {stride} \
              (set unet.channel_mults shorter or resample the data)",
+            dir.display()
+        );
+    }
+    if matches!(cfg.diffusion.t_sampling, TimestepSampling::Lognormal { .. })
+        && NormKind::of(&ds.normalization()) != NormKind::Standard
+    {
+        eprintln!(
+            "note: {}: diffusion.t_sampling draws noise levels in normalised units, set in the \
+             preset for unit-variance data; these maps are not standardised (prepare --norm \
+             standard, or shift p_mean by ln of their pixel std)",
             dir.display()
         );
     }

@@ -26,6 +26,8 @@ pub fn tiny_config() -> RunConfig {
     c.diffusion.loss = Loss::Huber;
     // The plain network: tests of the prior switch it on (tests/prior.rs).
     c.diffusion.gaussian_prior = false;
+    // Uniform timesteps: the schedule here has 50 steps; tests/t_sampling.rs tests the others.
+    c.diffusion.t_sampling = diffusion::config::TimestepSampling::Uniform;
     c.train.batch_size = 4;
     c.train.lr = 2e-3;
     c.train.warmup_steps = 3;
