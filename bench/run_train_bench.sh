@@ -26,6 +26,8 @@ for v in $variants; do
     [ -f "$cfg" ] || { echo "no variant file $cfg" >&2; exit 2; }
     # Optional demo flags of a variant (e.g. --norm standard), one line in <name>.args.
     extra=""; [ -f "bench/train_variants/$v.args" ] && extra=$(cat "bench/train_variants/$v.args")
+    # A fresh folder: a checkpoint left by an earlier bench would be resumed past the budgets.
+    rm -rf "runs/bench_$v"
     for b in $budgets; do
         # The demo's --minutes is the total; its training budget is that minus the measured
         # reserve for sampling and evaluation (≈ 1 minute at 32² with --max-ddpm 0).
