@@ -100,7 +100,7 @@ fn main() {
             let _ = tch::no_grad(|| tr.net.unet.forward(&x, &tt, None, false));
         });
         let train_s = time(reps, device, || {
-            tr.train_step(&x, None);
+            tr.train_step(&x, None).expect("train step");
         });
         // Backward ≈ 2× forward: a training step is ≈ 3 forward passes of arithmetic.
         let (tg, sg) = (3.0 * fwd / train_s / 1e9, fwd / sample_s / 1e9);

@@ -286,7 +286,11 @@ impl Trainer {
     }
 
     /// One optimiser step on the batch `x0` `[B, 1, N, N]` (normalised fields, on any device).
-    pub fn train_step(&mut self, x0: &Tensor, cond: Option<&Tensor>) -> StepStats {
+    /// Errors when the config asks for the Gaussian prior and none has been set.
+    pub fn train_step(&mut self, x0: &Tensor, cond: Option<&Tensor>) -> Result<StepStats> {
+        if self.cfg.diffusion.gaussian_prior && self.prior.is_none() {
+            anyhow::bail!("diffusion.gaussian_prior is on but no prior is set (Trainer::set_prior)");
+        }
         let step = self.step;
         let s = x0.size();
         let (t, noise, torch_seed) = self.step_randomness(step, s[0] as usize, s[2] as usize);
@@ -300,11 +304,9 @@ impl Trainer {
         };
         let mut out = self.net.unet.forward(&x_t, &t, cond.as_ref(), true);
         if self.cfg.diffusion.gaussian_prior {
-            let p = self
-                .prior
-                .as_ref()
-                .expect("diffusion.gaussian_prior: set_prior before training");
-            out += prior_prediction(p, &self.schedule, self.cfg.diffusion.prediction, &x_t, &t);
+            if let Some(p) = self.prior.as_ref() {
+                out += prior_prediction(p, &self.schedule, self.cfg.diffusion.prediction, &x_t, &t);
+            }
         }
         let loss = match self.cfg.diffusion.loss {
             Loss::Huber => out.smooth_l1_loss(&target, Reduction::Mean, 1.0),
@@ -317,19 +319,19 @@ impl Trainer {
         self.opt.step(lr);
         self.ema.update(&self.net, step);
         self.step += 1;
-        StepStats {
+        Ok(StepStats {
             step,
             loss: loss.double_value(&[]),
             grad_norm,
             lr,
-        }
+        })
     }
 
     /// Runs step `self.step` on the batch `data` provides for it.
     pub fn train_step_from(&mut self, data: &dyn BatchSource) -> Result<StepStats> {
         let b = data.batch_at(self.step, self.cfg.train.batch_size)?;
         let (x0, cond) = batch_tensors(&b);
-        Ok(self.train_step(&x0, cond.as_ref()))
+        self.train_step(&x0, cond.as_ref())
     }
 
     /// All state as named tensors in checkpoint layout.

@@ -139,6 +139,11 @@ fn a_prior_run_without_its_prior_is_refused() {
     };
     let e = train::run(&mut tr, &data, &opts).unwrap_err().to_string();
     assert!(e.contains("no prior was fitted"), "{e}");
+    // A library caller stepping by hand gets the error too, not a panic, and no step is taken.
+    let x0 = Tensor::zeros([2, 1, N as i64, N as i64], (Kind::Float, Device::Cpu));
+    let e = tr.train_step(&x0, None).unwrap_err().to_string();
+    assert!(e.contains("no prior is set"), "{e}");
+    assert_eq!(tr.step, 0);
     // Wrong size for the data.
     tr.set_prior(16, 0.0, vec![1.0; 16 * 9]).unwrap();
     let e = train::run(&mut tr, &data, &opts).unwrap_err().to_string();

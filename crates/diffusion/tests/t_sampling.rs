@@ -123,3 +123,18 @@ fn bad_settings_are_refused_by_name_and_old_configs_read_as_uniform() {
     let old: RunConfig = serde_json::from_value(v).unwrap();
     assert_eq!(old.diffusion.t_sampling, TimestepSampling::Uniform);
 }
+
+#[test]
+fn the_dust_config_keeps_what_docs_dust_md_measured() {
+    // configs/dust-64.toml merges over cpu-small, whose defaults moved on since the dust
+    // measurement; the file pins the measured settings.
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/dust-64.toml");
+    let c = RunConfig::load("cpu-small", Some(p.as_path())).unwrap();
+    assert!(!c.unet.circular);
+    assert!(!c.diffusion.gaussian_prior);
+    assert_eq!(c.diffusion.t_sampling, TimestepSampling::Uniform);
+    // ... while cpu-small itself has moved on.
+    let base = RunConfig::preset("cpu-small").unwrap();
+    assert!(base.diffusion.gaussian_prior);
+    assert!(matches!(base.diffusion.t_sampling, TimestepSampling::Lognormal { .. }));
+}
