@@ -65,10 +65,14 @@ impl TimestepSampling {
                 uniform_frac,
             } => {
                 if !p_mean.is_finite() {
-                    return Err(format!("diffusion.t_sampling.p_mean = {p_mean} is not finite"));
+                    return Err(format!(
+                        "diffusion.t_sampling.p_mean = {p_mean} is not finite"
+                    ));
                 }
                 if !(p_std > 0.0 && p_std.is_finite()) {
-                    return Err(format!("diffusion.t_sampling.p_std = {p_std} must be positive"));
+                    return Err(format!(
+                        "diffusion.t_sampling.p_std = {p_std} must be positive"
+                    ));
                 }
                 if !(0.0..=1.0).contains(&uniform_frac) {
                     return Err(format!(

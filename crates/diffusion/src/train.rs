@@ -289,7 +289,9 @@ impl Trainer {
     /// Errors when the config asks for the Gaussian prior and none has been set.
     pub fn train_step(&mut self, x0: &Tensor, cond: Option<&Tensor>) -> Result<StepStats> {
         if self.cfg.diffusion.gaussian_prior && self.prior.is_none() {
-            anyhow::bail!("diffusion.gaussian_prior is on but no prior is set (Trainer::set_prior)");
+            anyhow::bail!(
+                "diffusion.gaussian_prior is on but no prior is set (Trainer::set_prior)"
+            );
         }
         let step = self.step;
         let s = x0.size();

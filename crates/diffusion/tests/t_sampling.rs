@@ -97,13 +97,19 @@ fn draws_are_a_pure_function_of_seed_and_step() {
     for s in [0u64, 5, 123] {
         let (ta, na, sa) = a.step_randomness(s, 8, 4);
         let (tb, nb, sb) = b.step_randomness(s, 8, 4);
-        assert_eq!(Vec::<i64>::try_from(&ta).unwrap(), Vec::<i64>::try_from(&tb).unwrap());
+        assert_eq!(
+            Vec::<i64>::try_from(&ta).unwrap(),
+            Vec::<i64>::try_from(&tb).unwrap()
+        );
         assert!(na.equal(&nb));
         assert_eq!(sa, sb);
     }
     let (t0, _, _) = a.step_randomness(0, 8, 4);
     let (t1, _, _) = a.step_randomness(1, 8, 4);
-    assert_ne!(Vec::<i64>::try_from(&t0).unwrap(), Vec::<i64>::try_from(&t1).unwrap());
+    assert_ne!(
+        Vec::<i64>::try_from(&t0).unwrap(),
+        Vec::<i64>::try_from(&t1).unwrap()
+    );
 }
 
 #[test]
@@ -136,5 +142,8 @@ fn the_dust_config_keeps_what_docs_dust_md_measured() {
     // ... while cpu-small itself has moved on.
     let base = RunConfig::preset("cpu-small").unwrap();
     assert!(base.diffusion.gaussian_prior);
-    assert!(matches!(base.diffusion.t_sampling, TimestepSampling::Lognormal { .. }));
+    assert!(matches!(
+        base.diffusion.t_sampling,
+        TimestepSampling::Lognormal { .. }
+    ));
 }
