@@ -77,7 +77,7 @@ pub struct Args {
     /// Normalisation of the log-density maps fitted on the training split (see `prepare --norm`).
     /// Standard by default: in min–max units the maps' pixel std is 0.16, so the schedule's
     /// smallest noise (σ = 0.01) is half the amplitude of the pixel-scale modes and the final
-    /// denoising step removes ~30 % of their power (docs/training.md).
+    /// denoising step removes 20–30 % of their power (docs/training.md).
     #[arg(long, value_enum, default_value = "standard")]
     pub norm: super::data::NormArg,
     /// Model preset (see docs/model.md).
@@ -391,7 +391,11 @@ pub fn run(args: Args) -> Result<()> {
         ),
     );
     let mut samples = Vec::new();
-    let bounds = physical_bounds(&ds)?;
+    // Loaded once: its range bounds the samples, and it is what the Gaussian null is fitted to.
+    let train = ds
+        .load("train")
+        .with_context(|| format!("loading the train split of {}", ds.dir.display()))?;
+    let bounds = physical_bounds(&ds, &train);
     let mut fast = draw(
         &dir,
         FAST_SAMPLER,
@@ -446,9 +450,7 @@ pub fn run(args: Args) -> Result<()> {
     let real: Vec<ndarray::Array2<f64>> = held.outer_iter().map(|m| m.mapv(|v| v as f64)).collect();
     // The Gaussian null is fitted to the training maps: what a model that learned only the
     // training set's P(k) would draw.
-    let mut train_maps = ds
-        .load("train")
-        .with_context(|| format!("loading the train split of {}", ds.dir.display()))?;
+    let mut train_maps = train;
     ds.to_physical(&mut train_maps);
     let train_maps: Vec<ndarray::Array2<f64>> = train_maps
         .outer_iter()
@@ -675,25 +677,17 @@ fn forward_cost(args: &Args, overrides: &str, n: usize) -> Result<(f64, f64)> {
     Ok((time(16), time(2)))
 }
 
-/// The training range in physical units: the physical values of the smallest and largest training
-/// pixel (the normalised −1 and +1 under min–max).
-fn physical_bounds(ds: &PreparedDataset) -> Result<Option<(f32, f32)>> {
-    // The normalised range of the training split: [−1, 1] by construction for min–max, read
-    // from the maps for standardisation.
-    let (lo, hi) = match ds.meta.normalization {
-        fields::transform::Normalization::MinMax { .. } => (-1.0f32, 1.0f32),
-        fields::transform::Normalization::Standard { .. } => {
-            let train = ds.load("train")?;
-            train
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                    (lo.min(v), hi.max(v))
-                })
-        }
-    };
+/// The training range in physical units: the physical values of the smallest and largest pixel of
+/// the (normalised) training maps `train` (the normalised −1 and +1 under min–max).
+fn physical_bounds(ds: &PreparedDataset, train: &ndarray::Array3<f32>) -> Option<(f32, f32)> {
+    let (lo, hi) = train
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     let mut a = ndarray::arr1(&[lo, hi]);
     ds.to_physical(&mut a);
-    Ok((a[0].is_finite() && a[1].is_finite() && a[0] < a[1]).then_some((a[0], a[1])))
+    (a[0].is_finite() && a[1].is_finite() && a[0] < a[1]).then_some((a[0], a[1]))
 }
 
 /// Clamps samples to the training range in place (the seed paper's sampler clamps its output
