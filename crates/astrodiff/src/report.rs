@@ -52,6 +52,13 @@ pub struct EvalOptions {
     /// CAMELS and the demo; 1 = independent maps): the verdict's yardstick counts simulations
     /// and the baseline halves are cut between them (`summary::Sizes::grouped`).
     pub maps_per_sim: usize,
+    /// Maps the generator was trained on (0 = not known): adds that set's own sample variance
+    /// to the generated-vs-real yardstick (`summary::Sizes::n_train`).
+    pub n_train: usize,
+    /// Real-vs-real splits averaged for the baseline (`summary::BASELINE_SPLITS`; 1 = the
+    /// contiguous split alone) and the seed of the random ones.
+    pub baseline_splits: usize,
+    pub baseline_seed: u64,
 }
 
 /// How to draw the Gaussian null ([`sim::GaussianNull`]): a stationary Gaussian random field
@@ -80,6 +87,9 @@ impl Default for EvalOptions {
             n_thresholds: 25,
             null: Some(NullOptions::default()),
             maps_per_sim: 1,
+            n_train: 0,
+            baseline_splits: summary::BASELINE_SPLITS,
+            baseline_seed: 0,
         }
     }
 }
@@ -338,7 +348,19 @@ pub fn evaluate_sets(
     if opts.maps_per_sim == 0 {
         bail!("maps per simulation must be at least 1");
     }
-    let n_half1 = Sizes::grouped(real.len(), 1, opts.maps_per_sim).n_a1;
+    if opts.baseline_splits == 0 {
+        bail!("baseline splits must be at least 1");
+    }
+    let sizes_a = Sizes::grouped(real.len(), 1, opts.maps_per_sim);
+    let n_half1 = sizes_a.n_a1;
+    // With a single real map the halves are empty: one "split" of the whole set against itself
+    // keeps the JSON well-formed; the summary then says "no verdict".
+    let splits = if n_half1 >= 1 {
+        sizes_a.baseline_splits(opts.baseline_splits, opts.baseline_seed)
+    } else {
+        let all: Vec<usize> = (0..real.len()).collect();
+        vec![(all.clone(), all)]
+    };
     let ens = |m: &[stats::MapStats], what: &str| {
         Ensemble::from_maps(m).map_err(|e| anyhow::anyhow!("{what}: {e}"))
     };
@@ -360,6 +382,25 @@ pub fn evaluate_sets(
     };
     let baseline_pixel_distance = stats::pixel_distance(pooled(t1), pooled(t2))?;
     let k_nyquist = std::f64::consts::PI * side as f64 / opts.box_size;
+    // Every split's absolute comparison and pixel distance (the first is the contiguous one
+    // above; the shape part depends on the judged set's ν edges and is added in `judge`).
+    let split_abs: Vec<(Comparison, PixelDistance, f64)> = splits
+        .iter()
+        .enumerate()
+        .map(|(j, (a, b))| {
+            let f = summary::var_factor(a.len().max(1), b.len().max(1));
+            if j == 0 {
+                return Ok((baseline.clone(), baseline_pixel_distance.clone(), f));
+            }
+            let cmp = stats::compare(
+                &ens(&pick(&mr, a), "real half 1")?,
+                &ens(&pick(&mr, b), "real half 2")?,
+            )?;
+            let px = stats::pixel_distance(pooled(&pick(&tr, a)), pooled(&pick(&tr, b)))?;
+            Ok((cmp, px, f))
+        })
+        .collect::<Result<_>>()?;
+    let f0 = split_abs[0].2;
     let pk_rel_sigma_a: Vec<f64> = real_ensemble
         .power_spectrum
         .pk
@@ -373,7 +414,22 @@ pub fn evaluate_sets(
         let ensemble = ens(&measure(set, what, on_map)?, what)?;
         let comparison = stats::compare(&real_ensemble, &ensemble)?;
         let pixel_distance = stats::pixel_distance(pr.clone(), pooled(set))?;
-        let (shape, deff_shape) = shape_eval(&tr, set, n_half1, opts)?;
+        let (shape, deff_shape, split_shape) = shape_eval(&tr, set, &splits, opts)?;
+        let per_split: Vec<(summary::Baseline, f64)> = split_abs
+            .iter()
+            .zip(&split_shape)
+            .map(|((cmp, px, f), (mo, sh))| {
+                let b = summary::Baseline::of_split(
+                    cmp,
+                    px,
+                    Some((mo, sh)),
+                    &real_ensemble.power_spectrum.k,
+                    k_nyquist,
+                );
+                (b, *f)
+            })
+            .collect();
+        let base_mean = summary::Baseline::mean(&per_split, f0);
         let summary = summary::summarize(&SummaryInput {
             deff: summary::DesignEffects {
                 power_spectrum: deff_abs[0],
@@ -387,19 +443,19 @@ pub fn evaluate_sets(
                 v1_nu: deff_shape[3],
                 v2_nu: deff_shape[4],
             },
-            sizes: Sizes::grouped(real.len(), set.len(), opts.maps_per_sim),
+            sizes: Sizes::grouped(real.len(), set.len(), opts.maps_per_sim)
+                .with_train(opts.n_train),
             cmp: &comparison,
-            base: &baseline,
             pixels: &pixel_distance,
-            base_pixels: &baseline_pixel_distance,
+            baseline: &base_mean,
+            baseline_splits: splits.len(),
+            baseline_seed: opts.baseline_seed,
             k: &real_ensemble.power_spectrum.k,
             k_nyquist,
             pk_rel_sigma_a: &pk_rel_sigma_a,
             shape: Some(summary::ShapeInput {
                 moments: &shape.moments,
-                moments_base: &shape.moments_baseline,
                 cmp: &shape.comparison,
-                base: &shape.baseline,
             }),
         });
         Ok(Judged {
@@ -532,15 +588,24 @@ fn standardized(set: &[Array2<f64>]) -> (Vec<Array2<f64>>, Vec<[f64; 2]>) {
         .unzip()
 }
 
-/// The shape statistics of the transformed sets `tr` (real) and `tg` (generated), with the
-/// real set's halves split at `n_half1` as for the absolute statistics, and the real set's
-/// design effects of the five shape rows (moments, ν-PDF, ν-V0, ν-V1, ν-V2).
+/// The maps of `set` at `idx`, in order.
+fn pick<T: Clone>(set: &[T], idx: &[usize]) -> Vec<T> {
+    idx.iter().map(|&i| set[i].clone()).collect()
+}
+
+/// Per baseline split, the [skewness, kurtosis] and ν-field comparisons of half 2 against half 1.
+type ShapeSplits = Vec<(StatComparison, Comparison)>;
+
+/// The shape statistics of the transformed sets `tr` (real) and `tg` (generated), the real
+/// set's design effects of the five shape rows (moments, ν-PDF, ν-V0, ν-V1, ν-V2), and the
+/// baseline comparison of every split in `splits` (the first, the contiguous split, is also
+/// stored in the [`ShapeEval`]).
 fn shape_eval(
     tr: &[Array2<f64>],
     tg: &[Array2<f64>],
-    n_half1: usize,
+    splits: &[(Vec<usize>, Vec<usize>)],
     opts: &EvalOptions,
-) -> Result<(ShapeEval, [f64; 5])> {
+) -> Result<(ShapeEval, [f64; 5], ShapeSplits)> {
     let (nr, mr) = standardized(tr);
     let (ng, mg) = standardized(tg);
     let edges_nu = default_edges(&pooled(&nr), &pooled(&ng), opts.n_bins)?;
@@ -569,17 +634,15 @@ fn shape_eval(
         let r: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
         Band::from_rows(&r).map_err(anyhow::Error::msg)
     };
-    let h = if n_half1 >= 1 { n_half1 } else { 0 };
-    let (s1, s2) = if h >= 1 {
-        (&sr[..h], &sr[h..])
-    } else {
-        (&sr[..], &sr[..])
-    };
-    let (m1, m2) = if h >= 1 {
-        (&mr[..h], &mr[h..])
-    } else {
-        (&mr[..], &mr[..])
-    };
+    let split_cmp = splits
+        .iter()
+        .map(|(a, b)| {
+            Ok((
+                StatComparison::new(&band(&pick(&mr, a))?, &band(&pick(&mr, b))?),
+                stats::compare(&ens(&pick(&sr, a))?, &ens(&pick(&sr, b))?)?,
+            ))
+        })
+        .collect::<Result<ShapeSplits>>()?;
     let moments_real = band(&mr)?;
     let moments_generated = band(&mg)?;
     let deff_of = |rows: Vec<Vec<f64>>| {
@@ -595,15 +658,15 @@ fn shape_eval(
     ];
     let shape = ShapeEval {
         moments: StatComparison::new(&moments_real, &moments_generated),
-        moments_baseline: StatComparison::new(&band(m1)?, &band(m2)?),
+        moments_baseline: split_cmp[0].0.clone(),
         comparison: stats::compare(&ens(&sr)?, &ens(&sg)?)?,
-        baseline: stats::compare(&ens(s1)?, &ens(s2)?)?,
+        baseline: split_cmp[0].1.clone(),
         edges_nu,
         thresholds_nu,
         moments_real,
         moments_generated,
     };
-    Ok((shape, deffs))
+    Ok((shape, deffs, split_cmp))
 }
 
 /// Writes `value` as pretty JSON, atomically.
@@ -899,9 +962,13 @@ pub fn summary_table_html(s: &Summary, null: Option<&Summary>) -> String {
         Some(false) => "fail",
         None => "none",
     };
-    let mut h = String::from(
+    let split_head = match s.baseline_splits {
+        1 => "real vs real (split)".to_string(),
+        n => format!("real vs real (mean of {n} splits)"),
+    };
+    let mut h = format!(
         "<table class=\"summary\"><thead><tr><th>statistic</th><th>metric</th><th>generated vs real</th>\
-         <th>real vs real (split)</th><th>threshold</th><th>verdict</th>",
+         <th>{split_head}</th><th>threshold</th><th>verdict</th>",
     );
     if null.is_some() {
         h.push_str("<th>Gaussian null vs real</th><th>null verdict</th>");
@@ -1333,10 +1400,14 @@ mod tests {
                 fit: Some((train.to_vec(), info("training maps"))),
             }),
             maps_per_sim: 15,
+            n_train: 240,
             ..EvalOptions::default()
         };
         let ev =
             evaluate_sets(held, train, info("held-out"), info("train"), &opts, &|| {}).unwrap();
+        // The yardstick carried the training set's term and averaged 32 splits.
+        assert_eq!(ev.summary.sizes.n_train, 240);
+        assert_eq!(ev.summary.baseline_splits, summary::BASELINE_SPLITS);
         let show = |s: &Summary| serde_json::to_string_pretty(s).unwrap();
         // Real simulations of other cosmologies from the same prior are within sample variance …
         assert_eq!(ev.summary.pass, Some(true), "{}", show(&ev.summary));

@@ -462,6 +462,9 @@ pub fn run(args: Args) -> Result<()> {
         box_size: ds.box_size().unwrap_or(25.0),
         transform: stats::Transform::Log10,
         maps_per_sim,
+        // The model learned these maps: their own sample variance is part of the yardstick.
+        n_train: train_maps.len(),
+        baseline_seed: args.seed,
         null: Some(report::NullOptions {
             seed: args.seed.wrapping_add(3),
             n_fields: None,

@@ -56,6 +56,18 @@ pub struct Args {
     /// real-vs-real halves are cut between simulations. 1 = independent maps.
     #[arg(long, default_value_t = 1)]
     pub maps_per_sim: usize,
+    /// Maps the judged generator was trained on (e.g. 480 for the demo's 32 training
+    /// simulations). A model of its training set inherits that set's sample variance, so the
+    /// yardstick adds deff/N for it; 0 = not known, no such term.
+    #[arg(long, default_value_t = 0)]
+    pub train_maps: usize,
+    /// Real-vs-real splits (at simulation boundaries) averaged for the baseline; 1 = only the
+    /// contiguous split.
+    #[arg(long, default_value_t = report::summary::BASELINE_SPLITS)]
+    pub baseline_splits: usize,
+    /// Seed of the random baseline splits (recorded in summary.json).
+    #[arg(long, default_value_t = 0)]
+    pub baseline_seed: u64,
     /// Fit the Gaussian null to these maps (e.g. the training set) instead of the reference set.
     #[arg(long)]
     pub null_from: Option<PathBuf>,
@@ -162,6 +174,15 @@ pub(crate) fn print_summary(s: &report::summary::Summary, null: Option<&report::
             );
         }
     }
+    println!(
+        "real/real: mean of {} split(s) at simulation boundaries (seed {}); training-set term: {}",
+        s.baseline_splits,
+        s.baseline_seed,
+        match s.sizes.n_train {
+            0 => "none (training maps not given)".to_string(),
+            n => format!("{n} maps"),
+        }
+    );
     println!("overall: {}", s.verdict);
     if let Some(n) = null {
         println!(
@@ -194,6 +215,9 @@ pub fn run(args: Args) -> Result<()> {
         n_thresholds: args.n_thresholds,
         null: null_options(&args)?,
         maps_per_sim: args.maps_per_sim,
+        n_train: args.train_maps,
+        baseline_splits: args.baseline_splits,
+        baseline_seed: args.baseline_seed,
     };
     let pb = crate::progress::bar(real.len() + generated.len(), "maps", "measuring");
     let ev = report::evaluate_sets(
