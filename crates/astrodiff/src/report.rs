@@ -13,7 +13,8 @@
 // Shared by `evaluate`, `report` and (with torch) `demo`; not every build uses every item.
 #![allow(dead_code)]
 
-pub mod summary;
+/// The verdict rule, from the `evaluation` library crate (its old path here is kept).
+pub use evaluation::verdict as summary;
 
 use crate::plots::{self, Series};
 use anyhow::{bail, Context, Result};
