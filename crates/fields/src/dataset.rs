@@ -374,7 +374,7 @@ impl PreparedDataset {
         });
         let n = self.count(split);
         match units {
-            Some(u) if sp.unit == "simulation" && u > 0 && n % u == 0 => n / u,
+            Some(u) if sp.unit == "simulation" && u > 0 && n.is_multiple_of(u) => n / u,
             _ => 1,
         }
     }

@@ -221,6 +221,7 @@ mod tests {
                 got, portable,
                 "SIMD and portable paths differ at {rows}×{cols}"
             );
+            #[allow(clippy::needless_range_loop)] // t is also the threshold passed to naive()
             for t in 0..nt {
                 assert_eq!(
                     got[t],

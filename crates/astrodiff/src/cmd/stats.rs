@@ -338,6 +338,7 @@ fn csv_tables(maps: &[MapStats]) -> [(&'static str, String); 3] {
         }
         let h = &s.histogram;
         let d = h.pdf_over_total();
+        #[allow(clippy::needless_range_loop)] // b is written and indexes edges[b], edges[b + 1]
         for b in 0..h.counts.len() {
             let _ = writeln!(
                 pdf,
@@ -363,6 +364,7 @@ fn csv_tables(maps: &[MapStats]) -> [(&'static str, String); 3] {
 pub(crate) fn ensemble_csv(e: &Ensemble) -> String {
     let mut s = String::from("statistic,bin,x,mean,std,p05,p95\n");
     let mut rows = |name: &str, x: &[f64], b: &Band| {
+        #[allow(clippy::needless_range_loop)] // i is written and indexes six arrays
         for i in 0..x.len() {
             let _ = writeln!(
                 s,
