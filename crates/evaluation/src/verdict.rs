@@ -514,6 +514,29 @@ fn chi2_metric(
     }
 }
 
+/// A metric whose threshold is `threshold(baseline)` (the ratio and W1 lines), judged when
+/// the sizes allow a verdict and both numbers are defined.
+fn factor3_metric(
+    name: &str,
+    value: Option<f64>,
+    baseline: Option<f64>,
+    ok: bool,
+    threshold: impl Fn(f64) -> f64,
+) -> Metric {
+    let t = match (ok, value, baseline) {
+        (true, Some(_), Some(b)) => Some(threshold(b)),
+        _ => None,
+    };
+    Metric {
+        name: name.into(),
+        value,
+        baseline,
+        dof: None,
+        threshold: t,
+        pass: t.zip(value).map(|(t, v)| v <= t),
+    }
+}
+
 /// max |r − 1| over bins with k ≤ k_max and a finite ratio.
 pub fn max_abs_ratio_minus_1(k: &[f64], ratio: &[f64], k_max: f64) -> Option<f64> {
     k.iter()
@@ -553,41 +576,15 @@ pub fn summarize(inp: &SummaryInput<'_>) -> Summary {
         .filter(|(k, v)| **k <= k_lim && v.is_finite())
         .map(|(_, v)| v * c.sqrt())
         .fold(0.0, f64::max);
-    let (t, p) = match (ok, r, rb) {
-        (true, Some(v), Some(b)) => {
-            let t = TOLERANCE * (s.sqrt() * b).max(floor);
-            (Some(t), Some(v <= t))
-        }
-        _ => (None, None),
-    };
-    let pk_ratio = Metric {
-        name: "max_abs_ratio_minus_1".into(),
-        value: r,
-        baseline: rb,
-        dof: None,
-        threshold: t,
-        pass: p,
-    };
+    let pk_ratio = factor3_metric("max_abs_ratio_minus_1", r, rb, ok, |b| {
+        TOLERANCE * (s.sqrt() * b).max(floor)
+    });
 
     let pdf_chi2 = chi2_metric(&sz, de.pdf, &inp.cmp.pdf, b.pdf_chi2, ok);
     let w = finite(inp.pixels.wasserstein1);
     let wb = b.w1.map(|b| b.mean);
     let s_pdf = sz.c(de.pdf) / sz.c_halves(de.pdf);
-    let (t, p) = match (ok, w, wb) {
-        (true, Some(v), Some(b)) => {
-            let t = TOLERANCE * s_pdf.sqrt() * b;
-            (Some(t), Some(v <= t))
-        }
-        _ => (None, None),
-    };
-    let w1 = Metric {
-        name: "wasserstein1".into(),
-        value: w,
-        baseline: wb,
-        dof: None,
-        threshold: t,
-        pass: p,
-    };
+    let w1 = factor3_metric("wasserstein1", w, wb, ok, |b| TOLERANCE * s_pdf.sqrt() * b);
 
     let row = |name: &str, deff: f64, metrics: Vec<Metric>| {
         let pass = if metrics.iter().any(|m| m.pass.is_none()) {
