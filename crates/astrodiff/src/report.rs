@@ -366,25 +366,16 @@ pub fn evaluate_sets(
         Ensemble::from_maps(m).map_err(|e| anyhow::anyhow!("{what}: {e}"))
     };
     let real_ensemble = ens(&mr, "real set")?;
-    // With a single real map the halves are empty: reuse the whole set so the JSON stays
-    // well-formed; the summary then says "no verdict".
-    let (h1, h2) = if n_half1 >= 1 {
-        (&mr[..n_half1], &mr[n_half1..])
-    } else {
-        (&mr[..], &mr[..])
-    };
-    let half1_ensemble = ens(h1, "real half 1")?;
-    let half2_ensemble = ens(h2, "real half 2")?;
+    // The contiguous split (the first) is also kept whole in the JSON, for the figures.
+    let (c1, c2) = &splits[0];
+    let half1_ensemble = ens(&pick(&mr, c1), "real half 1")?;
+    let half2_ensemble = ens(&pick(&mr, c2), "real half 2")?;
     let baseline = stats::compare(&half1_ensemble, &half2_ensemble)?;
-    let (t1, t2) = if n_half1 >= 1 {
-        (&tr[..n_half1], &tr[n_half1..])
-    } else {
-        (&tr[..], &tr[..])
-    };
-    let baseline_pixel_distance = stats::pixel_distance(pooled(t1), pooled(t2))?;
+    let baseline_pixel_distance =
+        stats::pixel_distance(pooled(&pick(&tr, c1)), pooled(&pick(&tr, c2)))?;
     let k_nyquist = std::f64::consts::PI * side as f64 / opts.box_size;
-    // Every split's absolute comparison and pixel distance (the first is the contiguous one
-    // above; the shape part depends on the judged set's ν edges and is added in `judge`).
+    // Every split's absolute comparison and pixel distance (the shape part depends on the
+    // judged set's ν edges and is added in `judge`).
     let split_abs: Vec<(Comparison, PixelDistance, f64)> = splits
         .iter()
         .enumerate()
