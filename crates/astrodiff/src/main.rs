@@ -4,9 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
-mod plots;
 mod progress;
-mod report;
 
 #[derive(Parser)]
 #[command(

@@ -87,11 +87,11 @@ fn check_json(name: &str, produced: &Path, tmp: &Path) {
         std::fs::write(&reference, s).unwrap();
         return;
     }
-    let want: Value = serde_json::from_str(
-        &std::fs::read_to_string(&reference)
-            .unwrap_or_else(|e| panic!("{}: {e} (bless first, see golden.rs)", reference.display())),
-    )
-    .unwrap();
+    let want: Value =
+        serde_json::from_str(&std::fs::read_to_string(&reference).unwrap_or_else(|e| {
+            panic!("{}: {e} (bless first, see golden.rs)", reference.display())
+        }))
+        .unwrap();
     let mut diffs = Vec::new();
     diff_json(&want, &got, name, &mut diffs);
     assert!(
@@ -104,8 +104,8 @@ fn check_json(name: &str, produced: &Path, tmp: &Path) {
 
 /// Checks (or writes) the reference copy of one `.npy` output, within 1e-4 of its range.
 fn check_npy(name: &str, produced: &Path) {
-    let got: ndarray::ArrayD<f32> = ndarray_npy::read_npy(produced)
-        .unwrap_or_else(|e| panic!("{}: {e}", produced.display()));
+    let got: ndarray::ArrayD<f32> =
+        ndarray_npy::read_npy(produced).unwrap_or_else(|e| panic!("{}: {e}", produced.display()));
     let reference = golden().join("expected").join(name);
     if bless() {
         std::fs::create_dir_all(reference.parent().unwrap()).unwrap();
@@ -213,9 +213,7 @@ fn evaluate_matches_the_reference() {
         assert!(
             want == text,
             "report.html text differs from the golden one; first differing line: {:?}",
-            want.lines()
-                .zip(text.lines())
-                .find(|(a, b)| a != b)
+            want.lines().zip(text.lines()).find(|(a, b)| a != b)
         );
     }
 }

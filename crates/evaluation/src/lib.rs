@@ -1,9 +1,39 @@
 //! Judging generated fields against real ones, callable from any program: no libtorch, no
-//! terminal. Today it holds the verdict rule ([`verdict`]): a pure function from the numbers of
-//! a comparison (`stats::ensemble::compare` of generated vs held-out, and of real-vs-real
-//! splits) to the summary table and its pass/fail lines, as `astrodiff evaluate` and the demo
-//! write it to `summary.json`. The rule and its calibration on real maps are documented in
-//! docs/report.md ("The summary table and the verdict rule") and measured by
-//! bench/run_verdict_check.sh.
+//! terminal. `astrodiff evaluate`, `report`, `demo` and `denoise-eval` are thin callers of it.
+//!
+//! In data-flow order:
+//! - [`sets`]: [`evaluate_sets`] measures two sets of maps (P(k), pixel PDF, Minkowski
+//!   functionals, and the shape statistics of per-map standardised fields), compares them, and
+//!   judges the generated set and a Gaussian null against the held-out one; the result
+//!   ([`Evaluation`]) is what `evaluation.json` holds.
+//! - [`verdict`]: the verdict rule, a pure function from the comparison numbers to the summary
+//!   table (`summary.json`). The rule and its calibration: docs/report.md ("The summary table
+//!   and the verdict rule"), measured by bench/run_verdict_check.sh.
+//! - [`denoising`]: scores and coverage of a denoiser against the truth (docs/dust.md).
+//! - [`records`]: `run.json` and the other run records, JSON reading and atomic writing.
+//! - [`plot`] (one palette, one embedded font, PNG written atomically) and [`figures`]: the
+//!   figures; [`html`]: the self-contained report.
+//!
+//! Errors: one type, [`Error`]; progress is reported through callbacks, never drawn here.
 
+pub mod denoising;
+pub mod error;
+pub mod figures;
+pub mod html;
+pub mod plot;
+pub mod records;
+pub mod sets;
+mod tests;
 pub mod verdict;
+
+pub use error::{Error, Result};
+pub use figures::{write_figures, Figure};
+pub use html::{render_html, summary_table_html, write_evaluation_report, ReportInput, Section};
+pub use records::{
+    locate, read_json, read_loss_log, versions, write_json, RunRecord, SampleRecord,
+    TrainingRecord, RUN_SCHEMA,
+};
+pub use sets::{
+    evaluate_sets, load_maps, EvalOptions, Evaluation, NullEval, NullOptions, SetInfo, ShapeEval,
+    EVALUATION_SCHEMA,
+};

@@ -19,8 +19,8 @@
 //! the checkpoint), and sampling, evaluation and the report are redone.
 
 use super::{report as report_cmd, sample, train};
-use crate::report::{self, EvalOptions, RunRecord, SampleRecord, SetInfo, TrainingRecord};
 use anyhow::{bail, Context, Result};
+use evaluation::{self as report, EvalOptions, RunRecord, SampleRecord, SetInfo, TrainingRecord};
 use fields::dataset::{prepare, NormKind, PrepareConfig, PreparedDataset};
 use fields::split::SplitSpec;
 use fields::transform::{PointTransform, Resample};
@@ -196,7 +196,7 @@ pub fn run(args: Args) -> Result<()> {
         None => PAPER_SCHEDULE_TOML.to_string(),
     };
     let overrides_path = dir.join("model_overrides.toml");
-    crate::plots::write_atomic(&overrides_path, overrides.as_bytes())?;
+    evaluation::plot::write_atomic(&overrides_path, overrides.as_bytes())?;
     let resolved = Resolved {
         name: args.name.clone(),
         run_dir: dir.display().to_string(),

@@ -558,7 +558,7 @@ pub fn run(args: Args) -> Result<()> {
         "ema": !args.no_ema,
         "noise_model": "additive white Gaussian noise in the trained space (after the transform, before normalisation)",
     });
-    crate::plots::write_atomic(
+    evaluation::plot::write_atomic(
         &args.out.join("denoise.json"),
         serde_json::to_string_pretty(&info)?.as_bytes(),
     )?;
@@ -612,7 +612,7 @@ pub fn panels_png<const C: usize>(
     let (gap, head) = (8u32, 52u32);
     let w = C as u32 * (pw + gap) + gap;
     let h = head + rows.len() as u32 * (pw + gap + 16) + gap;
-    crate::plots::render_png(path, (w, h), |root| {
+    evaluation::plot::render_png(path, (w, h), |root| {
         let de = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
         root.draw(&Text::new(
             title.to_string(),
@@ -630,17 +630,17 @@ pub fn panels_png<const C: usize>(
             .map_err(|e| de(&e))?;
         }
         for (r, row) in rows.iter().enumerate() {
-            let common = crate::plots::robust_range(row[..shared.min(C)].iter(), 0.005, 0.995);
+            let common = evaluation::plot::robust_range(row[..shared.min(C)].iter(), 0.005, 0.995);
             for (c, m) in row.iter().enumerate() {
                 let (lo, hi) = if c < shared {
                     common
                 } else {
-                    crate::plots::robust_range(std::iter::once(m), 0.005, 0.995)
+                    evaluation::plot::robust_range(std::iter::once(m), 0.005, 0.995)
                 };
                 let ox = (gap + c as u32 * (pw + gap)) as i32;
                 let oy = (head + r as u32 * (pw + gap + 16)) as i32;
                 for ((i, j), &v) in m.indexed_iter() {
-                    let col = crate::plots::viridis((v - lo) / (hi - lo));
+                    let col = evaluation::plot::viridis((v - lo) / (hi - lo));
                     let (x, y) = (
                         ox + (j as u32 * scale) as i32,
                         oy + (i as u32 * scale) as i32,

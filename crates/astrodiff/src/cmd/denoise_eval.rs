@@ -18,7 +18,7 @@
 //! the truth's thresholds, and for the diffusion posterior the coverage of its 68% and 95%
 //! intervals (see [`metrics`]).
 
-pub mod metrics;
+pub use evaluation::denoising as metrics;
 
 use crate::cmd::denoise::{self, Injection, Model};
 use anyhow::{bail, Context, Result};
@@ -440,7 +440,7 @@ pub fn run(args: Args) -> Result<()> {
         let mut sc: Vec<Scores> = METHODS
             .iter()
             .map(|_| Scores::new(n, mirror_ext))
-            .collect::<Result<_>>()?;
+            .collect::<evaluation::Result<_>>()?;
         for p in 0..m {
             let truth = test.index_axis(Axis(0), p);
             let mean = post
@@ -517,7 +517,7 @@ pub fn run(args: Args) -> Result<()> {
         entries,
     };
     let text = serde_json::to_string_pretty(&report)?;
-    crate::plots::write_atomic(&args.json, text.as_bytes())?;
+    evaluation::plot::write_atomic(&args.json, text.as_bytes())?;
     eprintln!(
         "wrote {} and figures in {}",
         args.json.display(),
@@ -754,7 +754,7 @@ fn plot_lines(
         (y0 - pad, y1 + pad)
     };
     let (w, h) = (900u32, 600u32);
-    crate::plots::render_png(path, (w, h), |root| {
+    evaluation::plot::render_png(path, (w, h), |root| {
         let de = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
         let mut cb = ChartBuilder::on(root);
         cb.caption(title, ("sans-serif", 20))
@@ -785,7 +785,7 @@ fn plot_lines(
                         .map_err(|e| de(&e))?;
                 }
                 for (i, (label, x, y)) in lines.iter().enumerate() {
-                    let col = crate::plots::series_color(i);
+                    let col = evaluation::plot::series_color(i);
                     let data: Vec<(f64, f64)> = x
                         .iter()
                         .copied()

@@ -7,8 +7,8 @@
 //! edges and thresholds); on top come the real-vs-real split baseline and the verdicts
 //! (see docs/report.md for the rule).
 
-use crate::report::{self, EvalOptions, SetInfo};
 use anyhow::{bail, Context, Result};
+use evaluation::{self as report, EvalOptions, SetInfo};
 use ndarray::Array2;
 use stats::{MfConvention, Transform};
 use std::path::{Path, PathBuf};
@@ -63,7 +63,7 @@ pub struct Args {
     pub train_maps: usize,
     /// Real-vs-real splits (at simulation boundaries) averaged for the baseline; 1 = only the
     /// contiguous split.
-    #[arg(long, default_value_t = report::summary::BASELINE_SPLITS)]
+    #[arg(long, default_value_t = evaluation::verdict::BASELINE_SPLITS)]
     pub baseline_splits: usize,
     /// Seed of the random baseline splits (recorded in summary.json).
     #[arg(long, default_value_t = 0)]
@@ -129,7 +129,7 @@ fn null_options(args: &Args) -> Result<Option<report::NullOptions>> {
 
 /// Plain-text summary table for the terminal, with the Gaussian null's values beside the
 /// generated set's where it was judged.
-pub(crate) fn print_summary(s: &report::summary::Summary, null: Option<&report::NullEval>) {
+pub(crate) fn print_summary(s: &evaluation::verdict::Summary, null: Option<&report::NullEval>) {
     let f = |x: Option<f64>| x.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into());
     // Width of the longest statistic name ("skewness, kurtosis"), counted in characters.
     let w = s

@@ -7,8 +7,8 @@
 //! * An `evaluate` output folder (`evaluation.json` only): the same single-section report that
 //!   `evaluate` wrote; the grids are redrawn when the two recorded `.npy` files still exist.
 
-use crate::report::{self, Evaluation, Figure, ReportInput, RunRecord, Section};
 use anyhow::{bail, Context, Result};
+use evaluation::{self as report, Evaluation, Figure, ReportInput, RunRecord, Section};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
@@ -62,7 +62,7 @@ pub fn regenerate_run(dir: &Path) -> Result<PathBuf> {
                 None
             } else {
                 let file = "training_loss.png".to_string();
-                crate::plots::plot_training_curve(
+                evaluation::plot::plot_training_curve(
                     &dir.join(&file),
                     &steps,
                     &losses,
@@ -94,7 +94,7 @@ pub fn regenerate_run(dir: &Path) -> Result<PathBuf> {
             }
         })
         .collect();
-    report::render_html(
+    Ok(report::render_html(
         dir,
         &ReportInput {
             title: format!("astrodiff run '{}'", run.name),
@@ -102,7 +102,7 @@ pub fn regenerate_run(dir: &Path) -> Result<PathBuf> {
             sections,
             training_curve,
         },
-    )
+    )?)
 }
 
 /// Regenerates the report of an `evaluate` output folder.
@@ -118,7 +118,9 @@ pub fn regenerate_evaluation(dir: &Path) -> Result<PathBuf> {
     }
     let real = maps_if_present(ev.real.path.as_deref(), dir)?;
     let generated = maps_if_present(ev.generated.path.as_deref(), dir)?;
-    report::write_evaluation_report(dir, &ev, &real, &generated)
+    Ok(report::write_evaluation_report(
+        dir, &ev, &real, &generated,
+    )?)
 }
 
 pub fn run(args: Args) -> Result<()> {

@@ -5,8 +5,8 @@
 //! strict-`>` excursion sets; see docs/stats.md): k in h/Mpc, P in [field]²·(Mpc/h)²,
 //! V1/V2 in pixel units. The same `--transform` is applied before all three statistics.
 
-use crate::plots::{self, Series};
 use anyhow::{bail, Context, Result};
+use evaluation::plot::{self as plots, Series};
 use rayon::prelude::*;
 use serde::Serialize;
 use stats::ensemble::{Band, Ensemble, MapStats};
@@ -240,7 +240,7 @@ pub(crate) const UNITS: Units = Units {
 /// Writes `bytes` atomically (temporary name in the same folder, then rename); the error
 /// already names the file.
 pub(crate) fn write_out(path: &Path, bytes: &[u8]) -> Result<()> {
-    plots::write_atomic(path, bytes)
+    Ok(plots::write_atomic(path, bytes)?)
 }
 
 pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -319,12 +319,12 @@ pub(crate) fn write_plots(
         mf(|e| &e.minkowski.v1),
         mf(|e| &e.minkowski.v2),
     );
-    plots::plot_minkowski(
+    Ok(plots::plot_minkowski(
         &dir.join("minkowski.png"),
         [&v0, &v1, &v2],
         &format!("threshold ({})", x_label(cfg.transform)),
         &format!("Minkowski functionals ({} convention)", cfg.convention),
-    )
+    )?)
 }
 
 fn csv_tables(maps: &[MapStats]) -> [(&'static str, String); 3] {

@@ -7,10 +7,7 @@
 //! (x, mean and optional 1σ / 5–95% bands), so `stats`, `compare`, `evaluate` and the report
 //! all draw with the same code.
 
-// Not every command that shares this module uses every figure.
-#![allow(dead_code)]
-
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Error, Result};
 use ndarray::ArrayView2;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -116,24 +113,26 @@ fn ensure_font() {
 
 /// Renders `draw` into an RGB buffer of `size` (white, the embedded font registered) and writes
 /// it as PNG at `path`, atomically. Every PNG of the CLI goes through here.
-pub(crate) fn render_png<F>(path: &Path, size: (u32, u32), draw: F) -> Result<()>
+pub fn render_png<F, E>(path: &Path, size: (u32, u32), draw: F) -> std::result::Result<(), E>
 where
-    F: FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+    F: FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> std::result::Result<(), E>,
+    E: From<Error>,
 {
     ensure_font();
     let (w, h) = size;
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        root.fill(&WHITE)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
         draw(&root)?;
-        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+        root.present().map_err(|e| Error::Invalid(e.to_string()))?;
     }
     let img = image::RgbImage::from_raw(w, h, buf).context("internal: image buffer size")?;
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .with_context(|| format!("encoding PNG for {}", path.display()))?;
-    write_atomic(path, &png)
+    Ok(write_atomic(path, &png)?)
 }
 
 /// Writes `bytes` to `path` atomically (the workspace's rule, [`atomicio`]), creating its folder.
@@ -147,8 +146,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn de<E: std::fmt::Display>(e: E) -> anyhow::Error {
-    anyhow::anyhow!("drawing: {e}")
+pub fn de<E: std::fmt::Display>(e: E) -> Error {
+    Error::Invalid(format!("drawing: {e}"))
 }
 
 /// Range of finite values (optionally positive only) over everything a panel will draw,

@@ -9,7 +9,7 @@
 //! spectrum, and every method "reproduces" it, hiding what happens to the field's own small
 //! scales. The MFs use the *open* boundary convention for the same reason.
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use ndarray::{ArrayView2, ArrayView3, Axis};
 use serde::Serialize;
 use stats::{minkowski, MfConvention, PowerSpectrumPlan};
