@@ -3,7 +3,7 @@
 //! Every map here is in the model's *trained* space (after the data transform, e.g. log10,
 //! before normalisation), as f64. P(k) is measured with the statistics crate's estimator
 //! (Pylians `Pk_plane` conventions) with box size L = side in pixels, so k is in radians per
-//! pixel (k_Nyquist = π) and P in [field]²·pixel². For patches cut from a larger map (not
+//! pixel (k_Nyquist = π) and P in (field units)²·pixel². For patches cut from a larger map (not
 //! periodic) the spectra are measured on the 2N×2N mirror extension: otherwise the jump at the
 //! patch edges puts k⁻²-like power along the axes that dominates the high-k bins of a steep
 //! spectrum, and every method "reproduces" it, hiding what happens to the field's own small

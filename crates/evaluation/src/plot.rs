@@ -271,7 +271,7 @@ fn x_range(series: &[Series], log: bool) -> (f64, f64) {
 /// series, a lower panel shows every mean divided by that series' mean, with the reference's
 /// own bands divided by its mean (so "inside the shaded area" reads as "within its scatter").
 /// `k_mark` draws a vertical guide (e.g. k_Nyq/2, the limit of the summary's ratio test).
-/// Units: k in h/Mpc, P in [field]²·(Mpc/h)².
+/// Units: k in h/Mpc, P in (field units)²·(Mpc/h)².
 pub fn plot_power_spectrum(
     path: &Path,
     series: &[Series],
