@@ -33,7 +33,7 @@ PY
     for rule in old new; do
         if [ "$rule" = old ]; then flags="--baseline-splits 1 --train-maps 0"
         else flags="--train-maps 480 --baseline-seed $s"; fi
-        "$bin" evaluate "$d/heldout.npy" "$d/train.npy" --transform log10 --maps-per-sim 15 \
+        "$bin" evaluate "$d/heldout.npy" "$d/train.npy" --box-size 25 --transform log10 --maps-per-sim 15 \
             --null-from "$d/train.npy" --null-seed "$s" $flags --out "$d/$rule" >/dev/null 2>&1
     done
 done

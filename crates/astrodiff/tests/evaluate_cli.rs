@@ -66,6 +66,8 @@ fn evaluate_writes_a_self_contained_report_that_agrees_with_compare() {
             "evaluate",
             real.to_str().unwrap(),
             gen.to_str().unwrap(),
+            "--box-size",
+            "25",
             "--transform",
             "log10",
             "--out",
@@ -209,6 +211,7 @@ fn bad_inputs_give_one_line_errors_naming_the_file() {
         .arg("evaluate")
         .arg(&real)
         .arg(&missing)
+        .args(["--box-size", "25"])
         .arg("--out")
         .arg(d.path().join("o"))
         .output()
@@ -224,6 +227,7 @@ fn bad_inputs_give_one_line_errors_naming_the_file() {
         .arg("evaluate")
         .arg(&real)
         .arg(&other)
+        .args(["--box-size", "25"])
         .arg("--out")
         .arg(d.path().join("o"))
         .output()

@@ -1,6 +1,6 @@
 //! Golden outputs: `stats`, `compare`, `evaluate`, `sample` and `denoise` run on fixed inputs and
-//! seeds, and their outputs are checked against those the code wrote before the library-first
-//! redesign (issue 11), kept in `tests/golden/expected/`. The inputs (simulated maps and a tiny
+//! seeds, and their outputs are checked against those the code wrote before the
+//! library-first redesign, kept in `tests/golden/expected/`. The inputs (simulated maps and a tiny
 //! checkpoint trained for 3 steps) are in `tests/golden/inputs/`, made by
 //! `tests/golden/make_inputs.sh`; `tests/golden/README.md` records the commit the references come from.
 //!
@@ -172,6 +172,8 @@ fn evaluate_matches_the_reference() {
             "evaluate",
             &input("real.npy"),
             &input("generated.npy"),
+            "--box-size",
+            "25",
             "--out",
             &p(&out),
             "--transform",

@@ -86,6 +86,14 @@ pub fn write(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     write_with(path, |w| w.write_all(bytes))
 }
 
+/// [`write`](fn@write), creating the destination's folder (and its parents) first.
+pub fn write_creating_dir(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let path = path.as_ref();
+    let dir = parent_of(path);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "cannot create the folder", e))?;
+    write(path, bytes)
+}
+
 /// Writes `path` atomically through a buffered writer that `write` fills.
 pub fn write_with(
     path: impl AsRef<Path>,

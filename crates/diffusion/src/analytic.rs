@@ -2,6 +2,7 @@
 //! any training. For Gaussian x_0, E[ε | x_t] is linear in x_t and known in closed form.
 
 use crate::sampler::{Denoiser, NoiseRng};
+use stats::power_spectrum::wavenumber;
 use crate::schedule::NoiseSchedule;
 use tch::{Device, Kind, Tensor};
 
@@ -40,7 +41,7 @@ impl Denoiser for GaussianDenoiser {
 /// Mode variances are stored in "pixel units": `mode_var[kx][ky] = E|F_k|²/N²` for the
 /// unnormalised DFT `F_k = Σ f e^{−2πi k·x/N}` (rfft layout: kx = 0..N−1 along axis 0,
 /// ky = 0..N/2 along axis 1). White noise of unit variance per pixel has mode_var ≡ 1.
-/// With the project's P(k) estimator `P = (L/N²)² <|F|²>` (fixtures README §1), a physical
+/// With the project's P(k) estimator `P = (L/N²)² <|F|²>` (docs/conventions.md §1), a physical
 /// spectrum P(k) [field²·(Mpc/h)²] in a box of side L [Mpc/h] gives `mode_var = N² P(k)/L²`.
 ///
 /// The exact predictor is the per-mode Wiener filter
@@ -54,14 +55,6 @@ pub struct GrfDenoiser {
     alphas_cumprod: Vec<f64>,
 }
 
-/// Integer wavenumber of rfft/fft index `a` on an N grid (Nyquist maps to +N/2).
-fn wavenumber(a: usize, n: usize) -> f64 {
-    if a <= n / 2 {
-        a as f64
-    } else {
-        a as f64 - n as f64
-    }
-}
 
 impl GrfDenoiser {
     /// From per-mode variances in pixel units, row-major [N, N/2+1].
@@ -100,7 +93,7 @@ impl GrfDenoiser {
         let mut v = vec![0.0; n * m];
         for a in 0..n {
             for c in 0..m {
-                let q = (wavenumber(a, n).powi(2) + wavenumber(c, n).powi(2)).sqrt();
+                let q = ((wavenumber(a, n).pow(2) + wavenumber(c, n).pow(2)) as f64).sqrt();
                 v[a * m + c] = if q == 0.0 {
                     dc_var
                 } else {

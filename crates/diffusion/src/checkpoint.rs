@@ -300,25 +300,25 @@ pub fn load_into(
     dst: &[(String, Tensor)],
     src: &HashMap<String, &Tensor>,
     what: &str,
-) -> Result<(), String> {
+) -> crate::Result<()> {
     if src.len() != dst.len() {
-        return Err(format!(
+        return Err(crate::Error::invalid(format!(
             "{what}: checkpoint has {} tensors, the network {}",
             src.len(),
             dst.len()
-        ));
+        )));
     }
     tch::no_grad(|| {
         for (name, var) in dst {
             let s = src
                 .get(name)
-                .ok_or_else(|| format!("{what}: checkpoint lacks '{name}'"))?;
+                .ok_or_else(|| crate::Error::invalid(format!("{what}: checkpoint lacks '{name}'")))?;
             if s.size() != var.size() {
-                return Err(format!(
+                return Err(crate::Error::invalid(format!(
                     "{what}: '{name}' has shape {:?} in the checkpoint, {:?} in the network",
                     s.size(),
                     var.size()
-                ));
+                )));
             }
             var.shallow_clone().copy_(s);
         }

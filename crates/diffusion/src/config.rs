@@ -1,6 +1,7 @@
 //! Run configuration: network, diffusion process, objective and optimiser, with named presets
 //! and TOML overrides. The resolved config is stored with every run and checkpoint.
 
+use crate::error::{Error, Result};
 use crate::schedule::ScheduleConfig;
 use crate::unet::{self, Attention};
 use serde::{Deserialize, Serialize};
@@ -56,7 +57,7 @@ pub enum TimestepSampling {
 }
 
 impl TimestepSampling {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         match *self {
             Self::Uniform => Ok(()),
             Self::Lognormal {
@@ -65,19 +66,19 @@ impl TimestepSampling {
                 uniform_frac,
             } => {
                 if !p_mean.is_finite() {
-                    return Err(format!(
+                    return Err(Error::invalid(format!(
                         "diffusion.t_sampling.p_mean = {p_mean} is not finite"
-                    ));
+                    )));
                 }
                 if !(p_std > 0.0 && p_std.is_finite()) {
-                    return Err(format!(
+                    return Err(Error::invalid(format!(
                         "diffusion.t_sampling.p_std = {p_std} must be positive"
-                    ));
+                    )));
                 }
                 if !(0.0..=1.0).contains(&uniform_frac) {
-                    return Err(format!(
+                    return Err(Error::invalid(format!(
                         "diffusion.t_sampling.uniform_frac = {uniform_frac} is not in [0, 1]"
-                    ));
+                    )));
                 }
                 Ok(())
             }
@@ -205,7 +206,7 @@ impl RunConfig {
     /// - `cpu-small`: a narrow, shallow variant for 2 CPU cores, predicting on top of the
     ///   Gaussian-field prior, trained at lognormal noise levels for unit-variance data (see
     ///   docs/model.md, docs/training.md).
-    pub fn preset(name: &str) -> Result<Self, String> {
+    pub fn preset(name: &str) -> Result<Self> {
         let paper = |base: i64, lr: f64| RunConfig {
             preset: name.to_string(),
             unet: unet::Config {
@@ -265,48 +266,49 @@ impl RunConfig {
                     ..TrainConfig::default()
                 },
             }),
-            other => Err(format!(
+            other => Err(Error::invalid(format!(
                 "unknown preset '{other}' (expected one of: {})",
                 PRESETS.join(", ")
-            )),
+            ))),
         }
     }
 
     /// The preset `name` with the TOML text `toml_text` merged over it: any subset of keys may
     /// be given (`[unet] base_channels = 48`, `[train] lr = 2e-4`, …); unknown keys are errors.
-    pub fn from_preset_and_toml(name: &str, toml_text: Option<&str>) -> Result<Self, String> {
+    pub fn from_preset_and_toml(name: &str, toml_text: Option<&str>) -> Result<Self> {
         let base = Self::preset(name)?;
         let Some(text) = toml_text else {
             return Ok(base);
         };
-        let over: toml::Value = toml::from_str(text).map_err(|e| format!("invalid TOML: {e}"))?;
-        let mut merged = toml::Value::try_from(&base).map_err(|e| e.to_string())?;
+        let over: toml::Value = toml::from_str(text).map_err(|e| Error::invalid(format!("invalid TOML: {e}")))?;
+        let mut merged = toml::Value::try_from(&base)
+            .map_err(|e| Error::invalid(format!("preset {name}: {e}")))?;
         merge(&mut merged, over);
         let cfg: RunConfig = merged
             .try_into()
-            .map_err(|e: toml::de::Error| e.to_string())?;
+            .map_err(|e: toml::de::Error| Error::invalid(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// Reads a TOML override file over a preset; errors name the file.
-    pub fn load(name: &str, toml_path: Option<&Path>) -> Result<Self, String> {
+    pub fn load(name: &str, toml_path: Option<&Path>) -> Result<Self> {
         match toml_path {
             None => Self::preset(name),
             Some(p) => {
                 let text =
-                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    std::fs::read_to_string(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?;
                 Self::from_preset_and_toml(name, Some(&text))
-                    .map_err(|e| format!("{}: {e}", p.display()))
+                    .map_err(|e| Error::invalid(format!("{}: {e}", p.display())))
             }
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         self.unet.validate()?;
         let t = &self.train;
         if t.batch_size == 0 {
-            return Err("train.batch_size must be positive".into());
+            return Err(Error::invalid("train.batch_size must be positive"));
         }
         if t.log_every == 0 {
             return Err(
@@ -314,18 +316,18 @@ impl RunConfig {
             );
         }
         if !(t.lr > 0.0 && t.lr.is_finite()) {
-            return Err(format!("train.lr = {} must be positive", t.lr));
+            return Err(Error::invalid(format!("train.lr = {} must be positive", t.lr)));
         }
         if !(0.0..1.0).contains(&t.ema_decay) {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "train.ema_decay = {} is not in [0, 1)",
                 t.ema_decay
-            ));
+            )));
         }
         if t.decay == Decay::Cosine && t.decay_steps <= t.warmup_steps {
-            return Err("train.decay = \"cosine\" needs decay_steps > warmup_steps".into());
+            return Err(Error::invalid("train.decay = \"cosine\" needs decay_steps > warmup_steps"));
         }
-        self.diffusion.schedule.build().map_err(|e| e.to_string())?;
+        self.diffusion.schedule.build()?;
         self.diffusion.t_sampling.validate()?;
         Ok(())
     }
@@ -387,7 +389,8 @@ mod tests {
         assert_eq!(c.diffusion.schedule.timesteps, 500);
         assert_eq!(c.diffusion.schedule.beta_end, 2e-2);
         let e = RunConfig::from_preset_and_toml("paper-64", Some("[unet]\nbase_chanels = 3\n"))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("base_chanels"), "{e}");
         assert!(RunConfig::preset("paper-256").is_err());
         // Round trip through JSON (what checkpoints store).

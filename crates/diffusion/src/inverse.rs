@@ -1,4 +1,4 @@
-//! Denoising as posterior sampling with a diffusion prior (issue 7's core).
+//! Denoising as posterior sampling with a diffusion prior.
 //!
 //! An observation `y = x_0 + σ n` (white Gaussian noise, σ in the model's normalised units)
 //! is statistically the forward-process state at the step whose noise-to-signal ratio
@@ -108,6 +108,19 @@ pub fn plan_injection(
     })
 }
 
+/// How posterior samples are drawn.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PosteriorConfig {
+    /// How the observation enters the reverse process.
+    pub injection: Injection,
+    /// Posterior samples (K) per observation.
+    pub samples: usize,
+    /// The reverse process from t* to the data.
+    pub sampler: SamplerConfig,
+    /// Seed of the noise top-up and the reverse-process noise.
+    pub seed: u64,
+}
+
 /// Posterior samples for a batch of observations.
 #[derive(Debug)]
 pub struct Posterior {
@@ -131,18 +144,20 @@ fn derive_seed(seed: u64, index: u64) -> u64 {
 /// reverse process with `sampler` from t* down to the data. Input i uses its own noise stream
 /// derived from (`seed`, i), so results do not depend on how inputs are grouped into calls.
 /// `progress` receives (inputs done, n).
-#[allow(clippy::too_many_arguments)]
 pub fn denoise_posterior<D: Denoiser + ?Sized>(
     denoiser: &D,
     schedule: &NoiseSchedule,
     y_norm: &Tensor,
     sigma_norm: f64,
-    injection: Injection,
-    n_samples: usize,
-    sampler: &SamplerConfig,
-    seed: u64,
+    config: &PosteriorConfig,
     mut progress: Option<Progress>,
 ) -> Result<Posterior, InverseError> {
+    let PosteriorConfig {
+        injection,
+        samples: n_samples,
+        ref sampler,
+        seed,
+    } = *config;
     let plan = plan_injection(schedule, sigma_norm, injection)?;
     if n_samples == 0 {
         return Err(InverseError::ZeroSamples);

@@ -1,11 +1,13 @@
 //! diffusion: the U-Net, noise schedules, samplers, training and inverse problems, on libtorch via tch.
 
+pub use error::{Error, Result};
 pub use tch;
 
 pub mod analytic;
 pub mod checkpoint;
 pub mod config;
 pub mod ema;
+pub mod error;
 pub mod inverse;
 pub mod model;
 pub mod nn;

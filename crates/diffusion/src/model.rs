@@ -6,6 +6,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::{Prediction, RunConfig};
 use crate::sampler::Denoiser;
 use crate::schedule::NoiseSchedule;
+use crate::error::{Error, Result};
 use crate::unet::UNet;
 use tch::{nn::VarStore, Device, Tensor};
 
@@ -18,7 +19,7 @@ pub struct Net {
 impl Net {
     /// Builds the network of `cfg` on `device`, initialised (like PyTorch) from torch's global
     /// generator, which this seeds with `init_seed`.
-    pub fn new(cfg: &RunConfig, device: Device, init_seed: u64) -> Result<Self, String> {
+    pub fn new(cfg: &RunConfig, device: Device, init_seed: u64) -> Result<Self> {
         tch::manual_seed(init_seed as i64);
         let vs = VarStore::new(device);
         let unet = UNet::new(&vs.root(), &cfg.unet)?;
@@ -78,7 +79,7 @@ pub fn prior_tensors(prior: &GrfDenoiser) -> Vec<(String, Tensor)> {
 impl Checkpoint {
     /// The Gaussian prior of a run trained with `diffusion.gaussian_prior` (None otherwise).
     /// Errors if the config asks for one and the tensors are missing or malformed.
-    pub fn prior(&self, schedule: &NoiseSchedule) -> Result<Option<GrfDenoiser>, String> {
+    pub fn prior(&self, schedule: &NoiseSchedule) -> Result<Option<GrfDenoiser>> {
         if !self.config.diffusion.gaussian_prior {
             return Ok(None);
         }
@@ -90,14 +91,14 @@ impl Checkpoint {
         let (mean, var) = (get(PRIOR_MEAN)?, get(PRIOR_MODE_VAR)?);
         let sz = var.size();
         if mean.numel() != 1 || sz.len() != 2 || sz[1] != sz[0] / 2 + 1 || sz[0] < 2 {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "{PRIOR_MODE_VAR} has shape {sz:?}, expected [N, N/2+1]"
-            ));
+            )));
         }
         let mode_var = Vec::<f64>::try_from(&var.to_kind(tch::Kind::Double).flatten(0, -1))
-            .map_err(|e| format!("{PRIOR_MODE_VAR}: {e}"))?;
+            .map_err(|e| Error::invalid(format!("{PRIOR_MODE_VAR}: {e}")))?;
         if mode_var.iter().any(|v| *v < 0.0) {
-            return Err(format!("{PRIOR_MODE_VAR} holds a negative variance"));
+            return Err(Error::invalid(format!("{PRIOR_MODE_VAR} holds a negative variance")));
         }
         Ok(Some(GrfDenoiser::from_mode_variance(
             schedule,
@@ -138,9 +139,9 @@ impl Denoiser for NetDenoiser<'_> {
 /// Device from a `--device` value: `cpu`, `cuda` (GPU 0), `cuda:N`, or `None` for CUDA when
 /// available, else CPU. On the CPU, torch's intra-op threads are set to `threads` or, by
 /// default, the number of cores.
-pub fn select_device(arg: Option<&str>, threads: Option<usize>) -> Result<Device, String> {
+pub fn select_device(arg: Option<&str>, threads: Option<usize>) -> Result<Device> {
     if threads == Some(0) {
-        return Err("--threads 0: give at least 1 thread (or leave it out for all cores)".into());
+        return Err(Error::invalid("--threads 0: give at least 1 thread (or leave it out for all cores)"));
     }
     let dev = match arg.map(|s| s.trim().to_ascii_lowercase()) {
         None => Device::cuda_if_available(),
@@ -149,18 +150,18 @@ pub fn select_device(arg: Option<&str>, threads: Option<usize>) -> Result<Device
             let i: usize = match s.strip_prefix("cuda:") {
                 Some(n) => n
                     .parse()
-                    .map_err(|_| format!("--device '{s}': bad GPU index"))?,
+                    .map_err(|_| Error::invalid(format!("--device '{s}': bad GPU index")))?,
                 None => 0,
             };
             if !tch::Cuda::is_available() || i >= tch::Cuda::device_count() as usize {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "--device {s}: no such CUDA device (libtorch sees {} GPU(s); is the binary built with --features cuda?)",
                     if tch::Cuda::is_available() { tch::Cuda::device_count() } else { 0 }
-                ));
+                )));
             }
             Device::Cuda(i)
         }
-        Some(s) => return Err(format!("--device '{s}': expected cpu, cuda or cuda:N")),
+        Some(s) => return Err(Error::invalid(format!("--device '{s}': expected cpu, cuda or cuda:N"))),
     };
     if dev == Device::Cpu {
         let n = threads.unwrap_or_else(|| {

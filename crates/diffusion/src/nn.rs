@@ -40,6 +40,47 @@ fn uniform_bound(fan_in: i64) -> Init {
     Init::Uniform { lo: -b, up: b }
 }
 
+/// Settings of a [`Conv2d`] beyond its channels and kernel size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dConfig {
+    pub stride: i64,
+    /// Pixels added on each side (zeros, or wrapped around with `circular`).
+    pub padding: i64,
+    pub bias: bool,
+    /// Periodic padding: the layer commutes with rolls by multiples of its stride.
+    pub circular: bool,
+}
+
+impl Default for Conv2dConfig {
+    fn default() -> Self {
+        Conv2dConfig {
+            stride: 1,
+            padding: 0,
+            bias: true,
+            circular: false,
+        }
+    }
+}
+
+/// Settings of a [`ConvTranspose2d`] beyond its channels and kernel size (always with bias).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvTranspose2dConfig {
+    pub stride: i64,
+    /// PyTorch's `padding` of `ConvTranspose2d`.
+    pub padding: i64,
+    pub circular: bool,
+}
+
+impl Default for ConvTranspose2dConfig {
+    fn default() -> Self {
+        ConvTranspose2dConfig {
+            stride: 1,
+            padding: 0,
+            circular: false,
+        }
+    }
+}
+
 /// 2-D convolution. With `circular`, the input is wrapped around by `pad` pixels on each side
 /// and convolved without zero padding, so the layer commutes with periodic rolls (by multiples
 /// of its stride).
@@ -53,26 +94,19 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        p: Path,
-        cin: i64,
-        cout: i64,
-        k: i64,
-        stride: i64,
-        pad: i64,
-        bias: bool,
-        circular: bool,
-    ) -> Self {
+    /// A `k`×`k` convolution from `cin` to `cout` channels.
+    pub fn new(p: Path, cin: i64, cout: i64, k: i64, cfg: Conv2dConfig) -> Self {
         let fan_in = cin * k * k;
         let weight = p.var("weight", &[cout, cin, k, k], uniform_bound(fan_in));
-        let bias = bias.then(|| p.var("bias", &[cout], uniform_bound(fan_in)));
+        let bias = cfg
+            .bias
+            .then(|| p.var("bias", &[cout], uniform_bound(fan_in)));
         Self {
             weight,
             bias,
-            stride,
-            pad,
-            circular,
+            stride: cfg.stride,
+            pad: cfg.padding,
+            circular: cfg.circular,
         }
     }
 
@@ -119,16 +153,13 @@ pub struct ConvTranspose2d {
 }
 
 impl ConvTranspose2d {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        p: Path,
-        cin: i64,
-        cout: i64,
-        k: i64,
-        stride: i64,
-        pad: i64,
-        circular: bool,
-    ) -> Self {
+    /// A `k`×`k` transposed convolution from `cin` to `cout` channels.
+    pub fn new(p: Path, cin: i64, cout: i64, k: i64, cfg: ConvTranspose2dConfig) -> Self {
+        let ConvTranspose2dConfig {
+            stride,
+            padding: pad,
+            circular,
+        } = cfg;
         // PyTorch computes fan_in from weight.size(1) = cout for transposed convolutions.
         let fan_in = cout * k * k;
         let weight = p.var("weight", &[cin, cout, k, k], uniform_bound(fan_in));
@@ -244,7 +275,18 @@ mod tests {
         tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);
         let x = Tensor::randn([2, 3, 12, 12], (Kind::Float, Device::Cpu));
-        let down = Conv2d::new(vs.root() / "d", 3, 5, 4, 2, 1, true, true);
+        let down = Conv2d::new(
+            vs.root() / "d",
+            3,
+            5,
+            4,
+            Conv2dConfig {
+                stride: 2,
+                padding: 1,
+                circular: true,
+                ..Default::default()
+            },
+        );
         let down0 = Conv2d {
             weight: down.weight.shallow_clone(),
             bias: down.bias.as_ref().map(|b| b.shallow_clone()),
@@ -252,7 +294,17 @@ mod tests {
             pad: 1,
             circular: false,
         };
-        let up = ConvTranspose2d::new(vs.root() / "u", 3, 5, 4, 2, 1, true);
+        let up = ConvTranspose2d::new(
+            vs.root() / "u",
+            3,
+            5,
+            4,
+            ConvTranspose2dConfig {
+                stride: 2,
+                padding: 1,
+                circular: true,
+            },
+        );
         let up0 = ConvTranspose2d {
             weight: up.weight.shallow_clone(),
             bias: up.bias.shallow_clone(),

@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 
 /// A noise predictor ε̂(x_t, t).
 ///
-/// `x_t`: the noisy batch [B, …]; `t`: i64 tensor [B] of 0-based timestep indices
+/// `x_t`: the noisy batch `[B, …]`; `t`: i64 tensor `[B]` of 0-based timestep indices
 /// (t = 0 is the least noisy, see [`crate::schedule`]). Returns ε̂ with the shape of `x_t`.
 /// Samplers call it inside `tch::no_grad`.
 pub trait Denoiser {

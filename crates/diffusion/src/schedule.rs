@@ -284,7 +284,7 @@ impl NoiseSchedule {
         })
     }
 
-    /// Gather `table[t_b]` for each batch item (t: i64 tensor [B]) as a tensor of shape
+    /// Gather `table[t_b]` for each batch item (t: i64 tensor `[B]`) as a tensor of shape
     /// [B, 1, …, 1] broadcastable against `like`, on `like`'s device and in its dtype.
     /// The values are gathered in f64 and cast once.
     pub fn gather(table: &[f64], t: &Tensor, like: &Tensor) -> Tensor {
@@ -301,7 +301,7 @@ impl NoiseSchedule {
             .view(shape.as_slice())
     }
 
-    /// Forward process: `x_t = sqrt(ᾱ_t) x0 + sqrt(1 − ᾱ_t) eps`, per-item t (i64 tensor [B]).
+    /// Forward process: `x_t = sqrt(ᾱ_t) x0 + sqrt(1 − ᾱ_t) eps`, per-item t (i64 tensor `[B]`).
     pub fn q_sample(&self, x0: &Tensor, eps: &Tensor, t: &Tensor) -> Tensor {
         let a = Self::gather(&self.sqrt_alphas_cumprod, t, x0);
         let s = Self::gather(&self.sqrt_one_minus_alphas_cumprod, t, x0);

@@ -14,12 +14,12 @@ use crate::ema::Ema;
 use crate::model::{prior_prediction, prior_tensors, Net, NetDenoiser};
 use crate::sampler::{self, SamplerConfig};
 use crate::schedule::NoiseSchedule;
-use anyhow::{Context, Result};
+use crate::error::{bail, ensure, Context, Result};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{Device, Kind, Reduction, Tensor};
@@ -161,9 +161,9 @@ pub struct Trainer {
 impl Trainer {
     /// A fresh run: weights initialised from `seed`.
     pub fn new(cfg: RunConfig, seed: u64, device: Device) -> Result<Self> {
-        cfg.validate().map_err(anyhow::Error::msg)?;
+        cfg.validate()?;
         let schedule = cfg.diffusion.schedule.build()?;
-        let net = Net::new(&cfg, device, seed).map_err(anyhow::Error::msg)?;
+        let net = Net::new(&cfg, device, seed)?;
         if cfg.diffusion.gaussian_prior {
             // The residual starts at zero: the untrained model is the Gaussian prior exactly.
             tch::no_grad(|| {
@@ -174,7 +174,7 @@ impl Trainer {
                 }
             });
         }
-        let ema_net = Net::new(&cfg, device, seed).map_err(anyhow::Error::msg)?;
+        let ema_net = Net::new(&cfg, device, seed)?;
         let ema = Ema::new(ema_net, &net, cfg.train.ema_decay, cfg.train.ema_start);
         let t = &cfg.train;
         let opt = AdamW::new(net.named_params(), t.beta1, t.beta2, t.eps, t.weight_decay);
@@ -196,17 +196,17 @@ impl Trainer {
     /// mean and per-mode variances (normalised units; layout of
     /// [`GrfDenoiser::from_mode_variance`], e.g. from `sim::GaussianNull`).
     pub fn set_prior(&mut self, n: usize, mean: f64, mode_var: Vec<f64>) -> Result<()> {
-        anyhow::ensure!(
+        ensure!(
             self.cfg.diffusion.gaussian_prior,
             "a Gaussian prior was given but diffusion.gaussian_prior is off"
         );
-        anyhow::ensure!(
+        ensure!(
             mode_var.len() == n * (n / 2 + 1) && mean.is_finite(),
             "Gaussian prior: {} mode variances for a {n}² field (expected {}), mean {mean}",
             mode_var.len(),
             n * (n / 2 + 1)
         );
-        anyhow::ensure!(
+        ensure!(
             mode_var.iter().all(|v| v.is_finite() && *v >= 0.0),
             "Gaussian prior: the mode variances must be finite and non-negative"
         );
@@ -223,7 +223,7 @@ impl Trainer {
     pub fn from_checkpoint(ck: &Checkpoint, device: Device) -> Result<Self> {
         let mut tr = Self::new(ck.config.clone(), ck.seed, device)?;
         let load = |dst: &[(String, Tensor)], prefix: &str| {
-            checkpoint::load_into(dst, &ck.group(prefix), prefix).map_err(anyhow::Error::msg)
+            checkpoint::load_into(dst, &ck.group(prefix), prefix)
         };
         load(&tr.net.named_params(), "model")?;
         load(&tr.ema.net.named_params(), "ema")?;
@@ -240,7 +240,7 @@ impl Trainer {
         tr.opt.t = ck.adam_step;
         tr.step = ck.step;
         tr.wall_s = ck.wall_s;
-        tr.prior = ck.prior(&tr.schedule).map_err(anyhow::Error::msg)?;
+        tr.prior = ck.prior(&tr.schedule)?;
         Ok(tr)
     }
 
@@ -289,7 +289,7 @@ impl Trainer {
     /// Errors when the config asks for the Gaussian prior and none has been set.
     pub fn train_step(&mut self, x0: &Tensor, cond: Option<&Tensor>) -> Result<StepStats> {
         if self.cfg.diffusion.gaussian_prior && self.prior.is_none() {
-            anyhow::bail!(
+            bail!(
                 "diffusion.gaussian_prior is on but no prior is set (Trainer::set_prior)"
             );
         }
@@ -419,8 +419,26 @@ pub struct LoopOptions {
     pub minutes: Option<f64>,
     /// The data layer's normalisation (JSON), stored in every checkpoint.
     pub normalisation: Option<String>,
-    /// Show the progress bar (it is hidden anyway when stderr is not a terminal).
-    pub progress: bool,
+}
+
+/// What a training session reports to its caller (the library draws nothing; the binary turns
+/// these into a progress bar and preview PNGs).
+#[derive(Debug)]
+pub enum TrainEvent<'a> {
+    /// After each optimiser step: the run's step count and this session's seconds.
+    Step { step: u64, session_s: f64 },
+    /// A `metrics.jsonl` line was written (mean loss and throughput since the last one).
+    Metrics {
+        step: u64,
+        loss: f64,
+        samples_per_s: f64,
+    },
+    /// Every `train.sample_every` steps: `train.sample_n` fields drawn with the EMA weights
+    /// (normalised units; see [`sample_preview`]), for the caller to show or save.
+    Preview {
+        step: u64,
+        fields: &'a ndarray::Array3<f32>,
+    },
 }
 
 /// One line of `metrics.jsonl`.
@@ -436,23 +454,32 @@ struct MetricsLine {
 
 /// Trains `tr` on `data` until the step or time budget is spent, writing into `run_dir`:
 /// `metrics.jsonl` (appended; lines past the resumed step are dropped), `checkpoint.safetensors`
-/// every `checkpoint_every` steps and at the end, `samples/step_XXXXXXX.png` every
-/// `sample_every` steps. Returns the stats of the last step.
+/// every `checkpoint_every` steps and at the end. Returns the stats of the last step.
 pub fn run(
     tr: &mut Trainer,
     data: &dyn BatchSource,
     opts: &LoopOptions,
 ) -> Result<Option<StepStats>> {
+    run_with(tr, data, opts, &mut |_| {})
+}
+
+/// [`run`], reporting each step, metrics line and preview to `on_event`.
+pub fn run_with(
+    tr: &mut Trainer,
+    data: &dyn BatchSource,
+    opts: &LoopOptions,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<Option<StepStats>> {
     if opts.total_steps.is_none() && opts.minutes.is_none() {
-        anyhow::bail!("give a budget: a number of steps or of minutes");
+        bail!("give a budget: a number of steps or of minutes");
     }
     if tr.cfg.diffusion.gaussian_prior && tr.prior.is_none() {
-        anyhow::bail!(
+        bail!(
             "diffusion.gaussian_prior is on but no prior was fitted (Trainer::set_prior)"
         );
     }
     if let Some(p) = &tr.prior {
-        anyhow::ensure!(
+        ensure!(
             p.n == data.field_size(),
             "the Gaussian prior is for {}² fields but the data are {}²",
             p.n,
@@ -473,7 +500,6 @@ pub fn run(
     let start = Instant::now();
     let wall0 = tr.wall_s;
     let deadline = opts.minutes.map(|m| m * 60.0);
-    let bar = progress_bar(opts, tr.step);
     let (mut loss_acc, mut gn_acc, mut n_acc) = (0.0, 0.0, 0u64);
     let mut last_log = Instant::now();
     let mut last = None;
@@ -486,7 +512,7 @@ pub fn run(
         }
         let s = tr.train_step_from(data)?;
         if !s.loss.is_finite() {
-            anyhow::bail!(
+            bail!(
                 "loss became {} at step {} (lr {:.3e}); lower train.lr or enable grad_clip",
                 s.loss,
                 s.step,
@@ -507,55 +533,38 @@ pub fn run(
                 samples_per_s: (n_acc as usize * tc.batch_size) as f64 / dt.max(1e-9),
                 wall_s: tr.wall_s,
             };
-            writeln!(metrics, "{}", serde_json::to_string(&line)?)?;
-            metrics.flush()?;
-            bar.set_message(format!(
-                "loss {:.4}  {:.1} samples/s",
-                line.loss, line.samples_per_s
-            ));
+            writeln!(
+                metrics,
+                "{}",
+                serde_json::to_string(&line).context("metrics line")?
+            )
+            .and_then(|_| metrics.flush())
+            .with_context(|| format!("writing {}", metrics_path.display()))?;
+            on_event(TrainEvent::Metrics {
+                step: done,
+                loss: line.loss,
+                samples_per_s: line.samples_per_s,
+            });
             (loss_acc, gn_acc, n_acc) = (0.0, 0.0, 0);
             last_log = Instant::now();
         }
-        match (opts.total_steps, deadline) {
-            (Some(_), _) => bar.set_position(done),
-            (None, Some(_)) => bar.set_position(start.elapsed().as_secs()),
-            _ => {}
-        }
+        on_event(TrainEvent::Step {
+            step: done,
+            session_s: start.elapsed().as_secs_f64(),
+        });
         if tc.checkpoint_every > 0 && done.is_multiple_of(tc.checkpoint_every) {
             tr.save(&ck_path, opts.normalisation.as_deref())?;
         }
         if tc.sample_every > 0 && done.is_multiple_of(tc.sample_every) {
-            let png = opts
-                .run_dir
-                .join("samples")
-                .join(format!("step_{done:07}.png"));
-            sample_grid(tr, data, &png)?;
+            let fields = sample_preview(tr, data)?;
+            on_event(TrainEvent::Preview {
+                step: done,
+                fields: &fields,
+            });
         }
     }
     tr.save(&ck_path, opts.normalisation.as_deref())?;
-    bar.finish_and_clear();
     Ok(last)
-}
-
-fn progress_bar(opts: &LoopOptions, step: u64) -> indicatif::ProgressBar {
-    if !opts.progress || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let (len, unit) = match (opts.total_steps, opts.minutes) {
-        (Some(n), _) => (n, "steps"),
-        (None, Some(m)) => ((m * 60.0) as u64, "s"),
-        _ => (0, ""),
-    };
-    let bar = indicatif::ProgressBar::new(len);
-    let style = indicatif::ProgressStyle::with_template(&format!(
-        "{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit} ETA {{eta}}  {{msg}}"
-    ))
-    .expect("valid template");
-    bar.set_style(style);
-    if opts.total_steps.is_some() {
-        bar.set_position(step);
-    }
-    bar
 }
 
 /// Drops metrics lines whose step is past `step` (left by a session that died after its last
@@ -590,8 +599,8 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Draws `train.sample_n` fields with the EMA weights (DDIM, `train.sample_steps` steps, seed
-/// = the run's seed, so grids of successive steps are comparable) and writes them as a PNG grid.
-pub fn sample_grid(tr: &Trainer, data: &dyn BatchSource, png: &Path) -> Result<()> {
+/// = the run's seed, so previews of successive steps are comparable), in normalised units.
+pub fn sample_preview(tr: &Trainer, data: &dyn BatchSource) -> Result<ndarray::Array3<f32>> {
     let n = tr.cfg.train.sample_n.max(1);
     let size = data.field_size() as i64;
     let cond = if tr.cfg.unet.cond_dim > 0 {
@@ -619,75 +628,7 @@ pub fn sample_grid(tr: &Trainer, data: &dyn BatchSource, png: &Path) -> Result<(
         None,
     )?;
     let v = Vec::<f32>::try_from(&out.x0.to_device(Device::Cpu).flatten(0, -1))?;
-    let fields = ndarray::Array3::from_shape_vec((n, size as usize, size as usize), v)?;
-    if let Some(dir) = png.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    write_grid_png(&fields, png)
+    ndarray::Array3::from_shape_vec((n, size as usize, size as usize), v)
+        .context("preview fields have an unexpected size")
 }
 
-/// Writes fields `(n, N, N)` as a grid PNG (⌈√n⌉ columns, 2-pixel gaps), one shared colour
-/// scale from the 0.5 and 99.5 percentiles, viridis colours; row 0 of a field at the top.
-pub fn write_grid_png(fields: &ndarray::Array3<f32>, png: &Path) -> Result<()> {
-    let (n, h, w) = fields.dim();
-    anyhow::ensure!(
-        n > 0 && h > 0 && w > 0,
-        "no fields to draw into {}",
-        png.display()
-    );
-    let cols = (n as f64).sqrt().ceil() as usize;
-    let rows = n.div_ceil(cols);
-    let gap = 2;
-    let (gw, gh) = (cols * w + (cols - 1) * gap, rows * h + (rows - 1) * gap);
-    let mut vals: Vec<f32> = fields.iter().copied().filter(|v| v.is_finite()).collect();
-    vals.sort_by(|a, b| a.total_cmp(b));
-    let (lo, hi) = if vals.is_empty() {
-        (0.0, 1.0)
-    } else {
-        let q = |p: f64| vals[((vals.len() - 1) as f64 * p).round() as usize];
-        (q(0.005), q(0.995))
-    };
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let mut img = image::RgbImage::from_pixel(gw as u32, gh as u32, image::Rgb([255, 255, 255]));
-    for k in 0..n {
-        let (r0, c0) = ((k / cols) * (h + gap), (k % cols) * (w + gap));
-        for i in 0..h {
-            for j in 0..w {
-                let v = fields[[k, i, j]];
-                let u = if v.is_finite() {
-                    ((v - lo) / span).clamp(0.0, 1.0)
-                } else {
-                    0.0
-                };
-                img.put_pixel((c0 + j) as u32, (r0 + i) as u32, image::Rgb(viridis(u)));
-            }
-        }
-    }
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .with_context(|| format!("encoding {}", png.display()))?;
-    write_file_atomic(png, &bytes)
-}
-
-fn viridis(u: f32) -> [u8; 3] {
-    // Nine anchors of matplotlib's viridis, linearly interpolated.
-    const A: [[f32; 3]; 9] = [
-        [68.0, 1.0, 84.0],
-        [71.0, 44.0, 122.0],
-        [59.0, 81.0, 139.0],
-        [44.0, 113.0, 142.0],
-        [33.0, 144.0, 141.0],
-        [39.0, 173.0, 129.0],
-        [92.0, 200.0, 99.0],
-        [170.0, 220.0, 50.0],
-        [253.0, 231.0, 37.0],
-    ];
-    let x = u * 8.0;
-    let i = (x.floor() as usize).min(7);
-    let f = x - i as f32;
-    let c = |k: usize| (A[i][k] + f * (A[i + 1][k] - A[i][k])).round() as u8;
-    [c(0), c(1), c(2)]
-}

@@ -11,7 +11,7 @@
 //!   skip of level 0 is never used and the full-resolution stage is the final block.)
 //! - final: residual block `c_0 → c_0` without time input, 1×1 convolution to the output.
 //!
-//! Residual block: conv3×3 → GroupNorm → SiLU, add `Linear(SiLU(temb))`, [dropout],
+//! Residual block: conv3×3 → GroupNorm → SiLU, add `Linear(SiLU(temb))`, (dropout),
 //! conv3×3 → GroupNorm → SiLU, plus a 1×1 convolution of the input when channels change.
 //! Time embedding: sinusoidal(t; dim = base) → Linear → GELU → Linear (width `time_dim`); an
 //! optional conditioning vector goes through a Linear layer and is added to it.
@@ -20,7 +20,10 @@
 //! upsampling wrap around periodically, so the network commutes with rolls by multiples of
 //! [`UNet::total_stride`].
 
-use crate::nn::{add_flops, Conv2d, ConvTranspose2d, GroupNorm, Linear};
+use crate::error::{Error, Result};
+use crate::nn::{
+    add_flops, Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, GroupNorm, Linear,
+};
 use serde::{Deserialize, Serialize};
 use tch::{nn::Path, Kind, Tensor};
 
@@ -98,16 +101,16 @@ impl Config {
         1 << (self.channel_mults.len() - 1)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         if self.channel_mults.is_empty() {
-            return Err("unet.channel_mults must not be empty".into());
+            return Err(Error::invalid("unet.channel_mults must not be empty"));
         }
         // Bounds that keep the derived sizes (stride 2^(levels−1), channels) far from overflow.
         if self.channel_mults.len() > 12 {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "unet.channel_mults has {} levels; at most 12 (total stride 2048)",
                 self.channel_mults.len()
-            ));
+            )));
         }
         if self.base_channels > 4096 || self.channel_mults.iter().any(|&m| m > 64) {
             return Err(
@@ -115,32 +118,32 @@ impl Config {
             );
         }
         if self.attention.len() != self.channel_mults.len() {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "unet.attention has {} entries but channel_mults has {}",
                 self.attention.len(),
                 self.channel_mults.len()
-            ));
+            )));
         }
         if self.res_blocks == 0 {
-            return Err("unet.res_blocks must be at least 1".into());
+            return Err(Error::invalid("unet.res_blocks must be at least 1"));
         }
         if self.base_channels <= 0 || self.heads <= 0 || self.head_dim <= 0 || self.groups <= 0 {
-            return Err("unet.base_channels, heads, head_dim and groups must be positive".into());
+            return Err(Error::invalid("unet.base_channels, heads, head_dim and groups must be positive"));
         }
         for &m in &self.channel_mults {
             let c = m * self.base_channels;
             if m <= 0 || c % self.groups != 0 {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "unet.groups = {} does not divide the channel count {c} (base {} × mult {m})",
                     self.groups, self.base_channels
-                ));
+                )));
             }
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(format!("unet.dropout = {} is not in [0, 1)", self.dropout));
+            return Err(Error::invalid(format!("unet.dropout = {} is not in [0, 1)", self.dropout)));
         }
         if self.base_channels % 2 != 0 {
-            return Err("unet.base_channels must be even (sinusoidal embedding)".into());
+            return Err(Error::invalid("unet.base_channels must be even (sinusoidal embedding)"));
         }
         Ok(())
     }
@@ -166,15 +169,23 @@ struct ResBlock {
 
 impl ResBlock {
     fn new(p: Path, cin: i64, cout: i64, tdim: Option<i64>, cfg: &Config) -> Self {
-        let circ = cfg.circular;
+        let same3 = Conv2dConfig {
+            padding: 1,
+            circular: cfg.circular,
+            ..Default::default()
+        };
+        let pointwise = Conv2dConfig {
+            circular: cfg.circular,
+            ..Default::default()
+        };
         Self {
-            conv1: Conv2d::new(&p / "block1" / "proj", cin, cout, 3, 1, 1, true, circ),
+            conv1: Conv2d::new(&p / "block1" / "proj", cin, cout, 3, same3),
             norm1: GroupNorm::new(&p / "block1" / "norm", cfg.groups, cout),
-            conv2: Conv2d::new(&p / "block2" / "proj", cout, cout, 3, 1, 1, true, circ),
+            conv2: Conv2d::new(&p / "block2" / "proj", cout, cout, 3, same3),
             norm2: GroupNorm::new(&p / "block2" / "norm", cfg.groups, cout),
             temb: tdim.map(|d| Linear::new(&p / "mlp", d, cout)),
             skip: (cin != cout)
-                .then(|| Conv2d::new(&p / "res_conv", cin, cout, 1, 1, 0, true, circ)),
+                .then(|| Conv2d::new(&p / "res_conv", cin, cout, 1, pointwise)),
             dropout: cfg.dropout,
         }
     }
@@ -216,8 +227,17 @@ impl AttnBlock {
         Some(Self {
             kind,
             norm: GroupNorm::new(&p / "norm", 1, c),
-            to_qkv: Conv2d::new(&f / "to_qkv", c, 3 * hidden, 1, 1, 0, false, false),
-            to_out: Conv2d::new(&f / "to_out", hidden, c, 1, 1, 0, true, false),
+            to_qkv: Conv2d::new(
+                &f / "to_qkv",
+                c,
+                3 * hidden,
+                1,
+                Conv2dConfig {
+                    bias: false,
+                    ..Default::default()
+                },
+            ),
+            to_out: Conv2d::new(&f / "to_out", hidden, c, 1, Conv2dConfig::default()),
             out_norm: (kind == Attention::Linear).then(|| GroupNorm::new(&f / "to_out_norm", 1, c)),
             heads: cfg.heads,
             head_dim: cfg.head_dim,
@@ -296,7 +316,7 @@ pub struct UNet {
 impl UNet {
     /// Creates the network's variables under `vs` (initialised like PyTorch, from torch's
     /// global generator: call `tch::manual_seed` first for a reproducible init).
-    pub fn new(vs: &Path, cfg: &Config) -> Result<Self, String> {
+    pub fn new(vs: &Path, cfg: &Config) -> Result<Self> {
         cfg.validate()?;
         let circ = cfg.circular;
         let base = cfg.base_channels;
@@ -312,10 +332,11 @@ impl UNet {
                 cfg.in_channels,
                 init_dim,
                 7,
-                1,
-                3,
-                true,
-                circ,
+                Conv2dConfig {
+                    padding: 3,
+                    circular: circ,
+                    ..Default::default()
+                },
             )
         });
         let mut dims = vec![init_dim];
@@ -333,8 +354,13 @@ impl UNet {
                 })
                 .collect();
             let attn = AttnBlock::new(&p / "attn", cfg.attention[i], cout, cfg);
-            let down =
-                (i + 1 < nlev).then(|| Conv2d::new(&p / "down", cout, cout, 4, 2, 1, true, circ));
+            let halve = Conv2dConfig {
+                stride: 2,
+                padding: 1,
+                circular: circ,
+                ..Default::default()
+            };
+            let down = (i + 1 < nlev).then(|| Conv2d::new(&p / "down", cout, cout, 4, halve));
             downs.push((Level { blocks, attn }, down));
         }
         let mid = dims[nlev];
@@ -353,7 +379,12 @@ impl UNet {
                 })
                 .collect();
             let attn = AttnBlock::new(&p / "attn", cfg.attention[i - 1], cout, cfg);
-            let up = ConvTranspose2d::new(&p / "up", cout, cout, 4, 2, 1, circ);
+            let double = ConvTranspose2dConfig {
+                stride: 2,
+                padding: 1,
+                circular: circ,
+            };
+            let up = ConvTranspose2d::new(&p / "up", cout, cout, 4, double);
             ups.push((Level { blocks, attn }, up));
         }
         let final_block = ResBlock::new(vs / "final_block", base, base, None, cfg);
@@ -362,10 +393,10 @@ impl UNet {
             base,
             cfg.out_channels,
             1,
-            1,
-            0,
-            true,
-            circ,
+            Conv2dConfig {
+                circular: circ,
+                ..Default::default()
+            },
         );
         Ok(Self {
             cfg: cfg.clone(),
@@ -392,7 +423,7 @@ impl UNet {
         self.cfg.total_stride() as i64
     }
 
-    /// Sinusoidal embedding of (integer or real) timesteps `t` [B] into `dim` features:
+    /// Sinusoidal embedding of (integer or real) timesteps `t` (`[B]`) into `dim` features:
     /// `[sin(t·ω_k), cos(t·ω_k)]`, `ω_k = 10000^(−k/(dim/2 − 1))`.
     pub fn sinusoidal(t: &Tensor, dim: i64, kind: Kind) -> Tensor {
         let half = dim / 2;
@@ -402,7 +433,7 @@ impl UNet {
         Tensor::cat(&[arg.sin(), arg.cos()], -1)
     }
 
-    /// ε̂ (or v̂) for a batch `x` [B, C, N, N] at timesteps `t` [B] (integer indices, any kind),
+    /// ε̂ (or v̂) for a batch `x` (`[B, C, N, N]`) at timesteps `t` (`[B]`, integer indices, any kind),
     /// with an optional conditioning vector `cond` [B, cond_dim]. `train` enables dropout.
     pub fn forward(&self, x: &Tensor, t: &Tensor, cond: Option<&Tensor>, train: bool) -> Tensor {
         let kind = self.time1.weight.kind();

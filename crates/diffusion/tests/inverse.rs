@@ -7,7 +7,9 @@ mod common;
 use common::{dev, to_vec};
 
 use diffusion::analytic::GrfDenoiser;
-use diffusion::inverse::{denoise_posterior, plan_injection, Injection, InverseError};
+use diffusion::inverse::{
+    denoise_posterior, plan_injection, Injection, InverseError, PosteriorConfig,
+};
 use diffusion::sampler::{NoiseRng, SamplerConfig};
 use diffusion::schedule::{NoiseSchedule, ScheduleConfig, ScheduleError};
 use fields::filters::wiener_filter;
@@ -86,10 +88,12 @@ fn exact_injection_posterior_is_the_wiener_filter_and_calibrated() {
         &s,
         &y,
         sigma,
-        Injection::Exact,
-        k,
-        &SamplerConfig::ddpm(),
-        5,
+        &PosteriorConfig {
+            injection: Injection::Exact,
+            samples: k,
+            sampler: SamplerConfig::ddpm(),
+            seed: 5,
+        },
         None,
     )
     .unwrap();
@@ -214,10 +218,12 @@ fn paper_injection_is_biased_and_off_grid_sigma_tops_up() {
             &s,
             &y,
             sigma,
-            inj,
-            32,
-            &SamplerConfig::ddpm(),
-            1,
+            &PosteriorConfig {
+                injection: inj,
+                samples: 32,
+                sampler: SamplerConfig::ddpm(),
+                seed: 1,
+            },
             None,
         )
         .unwrap();
@@ -248,7 +254,13 @@ fn bad_inputs_are_clear_errors() {
     let y = Tensor::zeros([1, 1, N as i64, N as i64], (Kind::Float, Device::Cpu));
     let cfg = SamplerConfig::ddpm();
     let run = |y: &Tensor, sigma: f64, k: usize| {
-        denoise_posterior(&den, &s, y, sigma, Injection::Exact, k, &cfg, 0, None).unwrap_err()
+        let pc = PosteriorConfig {
+            injection: Injection::Exact,
+            samples: k,
+            sampler: cfg,
+            seed: 0,
+        };
+        denoise_posterior(&den, &s, y, sigma, &pc, None).unwrap_err()
     };
     assert!(matches!(
         run(&y, 0.0, 4),

@@ -91,7 +91,6 @@ fn after_training_the_network_adds_a_residual_and_the_prior_survives_the_checkpo
         total_steps: Some(6),
         minutes: None,
         normalisation: None,
-        progress: false,
     };
     train::run(&mut tr, &data, &opts).unwrap();
     let ck = checkpoint::read(dir.path()).unwrap();
@@ -135,7 +134,6 @@ fn a_prior_run_without_its_prior_is_refused() {
         total_steps: Some(2),
         minutes: None,
         normalisation: None,
-        progress: false,
     };
     let e = train::run(&mut tr, &data, &opts).unwrap_err().to_string();
     assert!(e.contains("no prior was fitted"), "{e}");
@@ -159,6 +157,6 @@ fn a_prior_run_without_its_prior_is_refused() {
     let path = dir.path().join("no_prior.safetensors");
     tr.save(&path, None).unwrap();
     let ck = checkpoint::read(&path).unwrap();
-    let e = ck.prior(&tr.schedule).unwrap_err();
+    let e = ck.prior(&tr.schedule).unwrap_err().to_string();
     assert!(e.contains("prior/mean is missing"), "{e}");
 }

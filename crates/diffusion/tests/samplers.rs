@@ -179,7 +179,7 @@ fn gaussian_data_variance_and_mean() {
     }
 }
 
-/// Per-bin mean of |F_k|²/N² over the half plane (fixtures README §1 mode selection, integer
+/// Per-bin mean of |F_k|²/N² over the half plane (docs/conventions.md §1 mode selection, integer
 /// bins q ∈ [b, b+1), b = 1..kmax) together with the expected value and the estimator's
 /// standard deviation under per-mode expected variances `ev` ([N, N/2+1] row-major).
 fn binned_power(x: &Tensor, n: usize, ev: &[f64]) -> Vec<(f64, f64, f64)> {

@@ -114,7 +114,9 @@ fn draws_are_a_pure_function_of_seed_and_step() {
 
 #[test]
 fn bad_settings_are_refused_by_name_and_old_configs_read_as_uniform() {
-    let toml = |body: &str| RunConfig::from_preset_and_toml("cpu-small", Some(body));
+    let toml = |body: &str| {
+        RunConfig::from_preset_and_toml("cpu-small", Some(body)).map_err(|e| e.to_string())
+    };
     let e = toml("[diffusion.t_sampling]\nkind = \"lognormal\"\np_mean = -2.0\np_std = 0.0\nuniform_frac = 0.1\n")
         .unwrap_err();
     assert!(e.contains("p_std"), "{e}");

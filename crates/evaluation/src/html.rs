@@ -352,3 +352,95 @@ pub fn write_evaluation_report(
         },
     )
 }
+
+/// One evaluated sample set of a run: the index of its [`SampleRecord`] in `run.samples`, its
+/// evaluation and (up to 8 of) its maps for the grid figures.
+pub struct RunSet<'a> {
+    pub sample: usize,
+    pub evaluation: &'a Evaluation,
+    pub generated: &'a [Array2<f64>],
+}
+
+/// Draws the figures of a run folder (per set, prefixed by its sampler, and the training loss
+/// from the metrics log the run record names) and writes `dir/report.html`; returns its path.
+pub fn write_run_report(
+    dir: &Path,
+    run: &RunRecord,
+    reference: &[Array2<f64>],
+    sets: &[RunSet<'_>],
+) -> Result<PathBuf> {
+    let mut figs: Vec<Vec<Figure>> = Vec::with_capacity(sets.len());
+    for set in sets {
+        let s = run.samples.get(set.sample).with_context(|| {
+            format!("sample set {} is not in the run record", set.sample)
+        })?;
+        let prefix = format!("{}_", s.sampler);
+        let n_ref = reference.len().min(8);
+        let n_gen = set.generated.len().min(8);
+        figs.push(
+            write_figures(
+                dir,
+                &prefix,
+                set.evaluation,
+                &reference[..n_ref],
+                &set.generated[..n_gen],
+                8,
+            )
+            .with_context(|| format!("drawing the figures of {}", s.file))?,
+        );
+    }
+    let training_curve = match &run.training {
+        Some(t) => {
+            let log = dir.join(&t.metrics_log);
+            let (steps, losses) = if log.exists() {
+                crate::records::read_loss_log(&log)?
+            } else {
+                (vec![], vec![])
+            };
+            if steps.is_empty() {
+                None
+            } else {
+                let file = "training_loss.png".to_string();
+                crate::plot::plot_training_curve(
+                    &dir.join(&file),
+                    &steps,
+                    &losses,
+                    "Training loss",
+                )?;
+                Some(Figure {
+                    file,
+                    caption: format!(
+                        "Training loss per logged step ({}), raw and running mean.",
+                        t.metrics_log
+                    ),
+                })
+            }
+        }
+        None => None,
+    };
+    let sections = sets
+        .iter()
+        .zip(figs)
+        .map(|(set, figures)| {
+            let s = &run.samples[set.sample];
+            Section {
+                title: format!(
+                    "{} sampler, {} steps: generated vs held-out",
+                    s.sampler, s.steps
+                ),
+                evaluation: set.evaluation,
+                figures,
+                sampling: Some(s),
+            }
+        })
+        .collect();
+    render_html(
+        dir,
+        &ReportInput {
+            title: format!("astrodiff run '{}'", run.name),
+            run: Some(run),
+            sections,
+            training_curve,
+        },
+    )
+}

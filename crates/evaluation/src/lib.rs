@@ -28,7 +28,10 @@ pub mod verdict;
 
 pub use error::{Error, Result};
 pub use figures::{write_figures, Figure};
-pub use html::{render_html, summary_table_html, write_evaluation_report, ReportInput, Section};
+pub use html::{
+    render_html, summary_table_html, write_evaluation_report, write_run_report, ReportInput, RunSet,
+    Section,
+};
 pub use records::{
     locate, read_json, read_loss_log, versions, write_json, RunRecord, SampleRecord,
     TrainingRecord, RUN_SCHEMA,

@@ -137,12 +137,7 @@ where
 
 /// Writes `bytes` to `path` atomically (the workspace's rule, [`atomicio`]), creating its folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating folder {}", dir.display()))?;
-    atomicio::write(path, bytes)?;
+    atomicio::write_creating_dir(path, bytes)?;
     Ok(())
 }
 
@@ -725,6 +720,127 @@ pub fn plot_training_curve(path: &Path, steps: &[f64], losses: &[f64], title: &s
         draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
+}
+
+/// Writes fields `(n, N, N)` as a grid PNG (⌈√n⌉ columns, 2-pixel gaps, one pixel per value),
+/// one shared colour scale from the 0.5 and 99.5 percentiles of the finite values, the palette
+/// of [`viridis`]; row 0 of a field at the top, non-finite pixels at the bottom colour.
+pub fn write_grid_png(fields: ndarray::ArrayView3<f32>, png: &Path) -> Result<()> {
+    let (n, h, w) = fields.dim();
+    if n == 0 || h == 0 || w == 0 {
+        bail!("no fields to draw into {}", png.display());
+    }
+    let cols = (n as f64).sqrt().ceil() as usize;
+    let rows = n.div_ceil(cols);
+    let gap = 2;
+    let (gw, gh) = (cols * w + (cols - 1) * gap, rows * h + (rows - 1) * gap);
+    let mut vals: Vec<f32> = fields.iter().copied().filter(|v| v.is_finite()).collect();
+    vals.sort_by(|a, b| a.total_cmp(b));
+    let (lo, hi) = if vals.is_empty() {
+        (0.0, 1.0)
+    } else {
+        let q = |p: f64| vals[((vals.len() - 1) as f64 * p).round() as usize] as f64;
+        (q(0.005), q(0.995))
+    };
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let mut img = image::RgbImage::from_pixel(gw as u32, gh as u32, image::Rgb([255, 255, 255]));
+    for k in 0..n {
+        let (r0, c0) = ((k / cols) * (h + gap), (k % cols) * (w + gap));
+        for i in 0..h {
+            for j in 0..w {
+                let v = fields[[k, i, j]] as f64;
+                let c = viridis((v - lo) / span);
+                img.put_pixel((c0 + j) as u32, (r0 + i) as u32, image::Rgb([c.0, c.1, c.2]));
+            }
+        }
+    }
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .with_context(|| format!("encoding {}", png.display()))?;
+    write_atomic(png, &bytes)
+}
+
+/// Rows of panels with column titles on top. The first `shared` panels of a row share one
+/// colour scale (0.5–99.5% of their pixels, so they compare directly); the others each get
+/// their own.
+pub fn panels_png<const C: usize>(
+    path: &Path,
+    rows: &[[ArrayView2<f64>; C]],
+    titles: &[&str; C],
+    title: &str,
+    shared: usize,
+) -> Result<()> {
+    if rows.is_empty() {
+        bail!("no maps to draw in {}", path.display());
+    }
+    let n = rows[0][0].nrows();
+    let scale = (160 / n).max(1) as u32;
+    let pw = n as u32 * scale;
+    let (gap, head) = (8u32, 52u32);
+    let w = C as u32 * (pw + gap) + gap;
+    let h = head + rows.len() as u32 * (pw + gap + 16) + gap;
+    render_png(path, (w, h), |root| {
+        let de = |e: &dyn std::fmt::Display| Error::Invalid(format!("drawing {}: {e}", path.display()));
+        root.draw(&Text::new(
+            title.to_string(),
+            (gap as i32, 6),
+            ("sans-serif", 18).into_font(),
+        ))
+        .map_err(|e| de(&e))?;
+        for (c, t) in titles.iter().enumerate() {
+            let x = (gap + c as u32 * (pw + gap)) as i32;
+            root.draw(&Text::new(
+                t.to_string(),
+                (x, 30),
+                ("sans-serif", 15).into_font(),
+            ))
+            .map_err(|e| de(&e))?;
+        }
+        for (r, row) in rows.iter().enumerate() {
+            let common = robust_range(row[..shared.min(C)].iter(), 0.005, 0.995);
+            for (c, m) in row.iter().enumerate() {
+                let (lo, hi) = if c < shared {
+                    common
+                } else {
+                    robust_range(std::iter::once(m), 0.005, 0.995)
+                };
+                let ox = (gap + c as u32 * (pw + gap)) as i32;
+                let oy = (head + r as u32 * (pw + gap + 16)) as i32;
+                for ((i, j), &v) in m.indexed_iter() {
+                    let col = viridis((v - lo) / (hi - lo));
+                    let (x, y) = (
+                        ox + (j as u32 * scale) as i32,
+                        oy + (i as u32 * scale) as i32,
+                    );
+                    root.draw(&Rectangle::new(
+                        [(x, y), (x + scale as i32, y + scale as i32)],
+                        col.filled(),
+                    ))
+                    .map_err(|e| de(&e))?;
+                }
+                root.draw(&Text::new(
+                    format!("{} … {}", fmt_g(lo), fmt_g(hi)),
+                    (ox, oy + pw as i32 + 2),
+                    ("sans-serif", 12).into_font(),
+                ))
+                .map_err(|e| de(&e))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Three significant digits, switching to exponent notation for very small or large values.
+pub fn fmt_g(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e4).contains(&a) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 #[cfg(test)]

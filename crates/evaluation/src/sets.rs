@@ -227,14 +227,18 @@ fn de_comparison<'de, D: serde::Deserializer<'de>>(
     })
 }
 
-/// Loads every map of a `.npy`/`.npz`/FITS stack (or single map) as f64.
-pub fn load_maps(path: &Path) -> Result<Vec<Array2<f64>>> {
-    let stack = fields::MapStack::open(path)
-        .with_context(|| format!("reading maps from {}", path.display()))?;
+/// Loads the maps of a `.npy`/`.npz`/FITS stack (or single map) as f64: all of them, or the
+/// first `max`.
+pub fn load_maps(path: &Path, max: Option<usize>) -> Result<Vec<Array2<f64>>> {
+    let stack = fields::MapStack::open(path)?;
     if stack.is_empty() {
         bail!("{}: the stack holds no maps", path.display());
     }
-    Ok((0..stack.len()).map(|i| stack.map(i)).collect())
+    let n = max.unwrap_or(usize::MAX).min(stack.len());
+    if n == 0 {
+        bail!("{}: at most 0 maps asked for; give at least 1", path.display());
+    }
+    Ok((0..n).map(|i| stack.map(i)).collect())
 }
 
 pub(crate) fn transformed(

@@ -96,8 +96,6 @@ pub struct PrepareConfig {
     pub box_size: Option<f64>,
     pub seed: u64,
     pub out: PathBuf,
-    /// Show a progress bar on stderr (hidden anyway when stderr is not a terminal).
-    pub show_progress: bool,
 }
 
 impl PrepareConfig {
@@ -127,7 +125,6 @@ impl PrepareConfig {
             box_size: None,
             seed: 0,
             out: out.into(),
-            show_progress: false,
         }
     }
 }
@@ -239,6 +236,11 @@ pub struct DatasetMeta {
     pub transform: PointTransform,
     pub resample: Resample,
     pub normalization: Normalization,
+    /// Smallest and largest pixel of the training split after the point transform, before
+    /// normalisation (the bounds of the out-of-range rule when sampling); absent in datasets
+    /// prepared before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_range: Option<[f64; 2]>,
     pub chain: Vec<Step>,
     pub split: SplitRecord,
     pub counts: BTreeMap<String, usize>,
@@ -616,20 +618,6 @@ fn process(
     Ok(x.iter().map(|&v| v as f32).collect())
 }
 
-fn progress_bar(cfg: &PrepareConfig, total: u64) -> indicatif::ProgressBar {
-    if !cfg.show_progress {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(total);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} maps ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message("preparing");
-    pb
-}
-
 /// Consecutive runs of items from the same source map (items are generated source by source).
 fn group_by_source(list: &[ItemOrigin]) -> Vec<(usize, Range<usize>)> {
     let mut groups: Vec<(usize, Range<usize>)> = Vec::new();
@@ -678,6 +666,15 @@ fn clear_outputs(dir: &Path) -> Result<()> {
 
 /// Build a prepared dataset folder from `cfg` and open it.
 pub fn prepare(cfg: &PrepareConfig) -> Result<PreparedDataset> {
+    prepare_with(cfg, &|_, _| {})
+}
+
+/// [`prepare`], calling `progress(source maps done, source maps in all)` as maps are processed
+/// (from worker threads, in no fixed order of maps).
+pub fn prepare_with(
+    cfg: &PrepareConfig,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<PreparedDataset> {
     if cfg.resolution == 0 {
         return Err(FieldsError::invalid("--resolution", "must be > 0"));
     }
@@ -787,7 +784,8 @@ pub fn prepare(cfg: &PrepareConfig) -> Result<PreparedDataset> {
         .iter()
         .map(|s| (*s, group_by_source(&items[s])))
         .collect();
-    let pb = progress_bar(cfg, groups.values().map(|g| g.len() as u64).sum());
+    let total: u64 = groups.values().map(|g| g.len() as u64).sum();
+    let done = std::sync::atomic::AtomicU64::new(0);
     let npix = cfg.resolution * cfg.resolution;
     let mut raw: BTreeMap<&str, Vec<f32>> = BTreeMap::new();
     for name in SPLITS {
@@ -836,19 +834,24 @@ pub fn prepare(cfg: &PrepareConfig) -> Result<PreparedDataset> {
                         m,
                     )?);
                 }
-                pb.inc(1);
+                let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress(d, total);
                 Ok(out)
             })
             .collect::<Result<_>>()?;
         raw.insert(name, chunks.concat());
     }
-    pb.finish_and_clear();
 
     // ---- normalise with training statistics
     let normalization = match cfg.norm {
         NormKind::MinMax => Normalization::fit_minmax(raw["train"].iter())?,
         NormKind::Standard => Normalization::fit_standard(raw["train"].iter())?,
     };
+    let train_range = raw["train"]
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v as f64), hi.max(v as f64))
+        });
 
     std::fs::create_dir_all(&cfg.out)
         .map_err(|e| FieldsError::io(&cfg.out, "cannot create output folder", e))?;
@@ -928,6 +931,7 @@ pub fn prepare(cfg: &PrepareConfig) -> Result<PreparedDataset> {
         transform: cfg.transform,
         resample: cfg.resample,
         normalization,
+        train_range: Some([train_range.0, train_range.1]),
         chain,
         split: SplitRecord {
             by: split_by,

@@ -2,7 +2,7 @@
 //! MSE-optimal width, signal-spectrum estimation from training patches, and the cross-correlation
 //! coefficient r(k) between two maps.
 //!
-//! Fourier conventions (shared with `diffusion::analytic::GrfDenoiser` and the fixtures README §1):
+//! Fourier conventions (shared with `diffusion::analytic::GrfDenoiser` and docs/conventions.md §1):
 //! `F_k = Σ_x f(x) e^{−2πi k·x/N}` (unnormalised forward DFT), integer wavenumbers with the
 //! Nyquist index mapped to +N/2, and rfft layout [N, N/2+1] (kx = 0..N−1 along axis 0,
 //! ky = 0..N/2 along axis 1). A **mode variance** is `E|F_k|²/N²` ("pixel units": white noise of
@@ -11,6 +11,7 @@
 //! corresponds to mode variance `N² P(k)/L²` at k = 2π q/L, q = |(kx, ky)|.
 
 use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
+use stats::power_spectrum::wavenumber;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -48,14 +49,6 @@ pub enum FilterError {
 
 pub type Result<T> = std::result::Result<T, FilterError>;
 
-/// Integer wavenumber of FFT index `a` on an N grid (Nyquist → +N/2).
-fn wavenumber(a: usize, n: usize) -> i64 {
-    if a <= n / 2 {
-        a as i64
-    } else {
-        a as i64 - n as i64
-    }
-}
 
 /// |k| in integer units for rfft index (a, c).
 fn qmag(a: usize, c: usize, n: usize) -> f64 {
@@ -462,7 +455,7 @@ pub struct CrossCorrelation {
     pub nmodes: Vec<usize>,
 }
 
-/// r(k) between two N×N maps with the P(k) estimator's binning (fixtures README §1: half-plane
+/// r(k) between two N×N maps with the P(k) estimator's binning (docs/conventions.md §1: half-plane
 /// modes, integer bins q ∈ [b, b+1), b = 1..floor(√2·N/2), DC dropped).
 pub fn cross_correlation(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<CrossCorrelation> {
     let n = check_square("first map", a)?;

@@ -2,7 +2,7 @@
 //! along the others), parallel over lines with rayon.
 //!
 //! Conventions (the FFTW/numpy ones): `forward` is the unnormalised DFT
-//! F[k] = Σ_x f[x] e^{−2πi k·x/N}; `inverse` is the unnormalised inverse (no 1/N^d), so
+//! `F[k] = Σ_x f[x] e^{−2πi k·x/N}`; `inverse` is the unnormalised inverse (no 1/N^d), so
 //! `inverse(forward(f)) = N^d f`. The half-spectrum layout is `[..., N/2+1]` along the last axis.
 
 use rayon::prelude::*;
@@ -11,16 +11,6 @@ use rustfft::num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
-/// Integer wavenumber of array index `a` on an axis of length n: a for a ≤ n/2, else a − n
-/// (the Nyquist index maps to +n/2, as in the stats estimator).
-#[inline]
-pub fn freq_index(a: usize, n: usize) -> i64 {
-    if a <= n / 2 {
-        a as i64
-    } else {
-        a as i64 - n as i64
-    }
-}
 
 /// FFT of every contiguous line of length `fft.len()` in `lines`.
 fn fft_lines(lines: &mut [Complex64], fft: &Arc<dyn Fft<f64>>) {

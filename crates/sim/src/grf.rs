@@ -9,10 +9,11 @@
 //! sqrt(P(|k|) N^d / L^d) → inverse DFT / N^d. Starting in real space makes the field exactly real
 //! and Hermitian-symmetric, including the self-conjugate Nyquist modes. The k = 0 mode is set to 0
 //! (zero-mean field). Wavenumbers are |k| = (2π/L) sqrt(Σ k_i²) with the integer k_i from
-//! [`crate::fft::freq_index`]. Same seed, same field: the noise comes from ChaCha20 with one
+//! [`stats::power_spectrum::wavenumber`]. Same seed, same field: the noise comes from ChaCha20 with one
 //! stream per plane, so results do not depend on the number of threads.
 
-use crate::fft::{freq_index, FftPlan};
+use crate::fft::FftPlan;
+use stats::power_spectrum::wavenumber;
 use ndarray::{Array2, Array3};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -39,7 +40,7 @@ pub(crate) fn white_noise(n: usize, d: u32, seed: u64) -> Vec<f64> {
 pub(crate) fn modes_2d(n: usize, mut f: impl FnMut(usize, [i64; 2])) {
     let nc = n / 2 + 1;
     for a in 0..n {
-        let kx = freq_index(a, n);
+        let kx = wavenumber(a, n);
         for b in 0..nc {
             f(a * nc + b, [kx, b as i64]);
         }
@@ -52,9 +53,9 @@ pub(crate) fn par_modes_3d<T: Send>(n: usize, spec: &mut [T], f: impl Fn(&mut T,
     spec.par_chunks_mut(n * nc)
         .enumerate()
         .for_each(|(a, block)| {
-            let kx = freq_index(a, n);
+            let kx = wavenumber(a, n);
             for b in 0..n {
-                let ky = freq_index(b, n);
+                let ky = wavenumber(b, n);
                 for c in 0..nc {
                     f(&mut block[b * nc + c], [kx, ky, c as i64]);
                 }
@@ -109,7 +110,7 @@ pub fn gaussian_field_3d(
 }
 
 /// Gaussian random field on an n×n periodic grid of side `box_size` (Mpc/h) with 2D power
-/// spectrum `pk(k)` (k in h/Mpc, P in [field]²(Mpc/h)²). Zero mean. Panics if n is odd or zero.
+/// spectrum `pk(k)` (k in h/Mpc, P in (field units)²(Mpc/h)²). Zero mean. Panics if n is odd or zero.
 pub fn gaussian_field_2d(
     n: usize,
     box_size: f64,
@@ -255,10 +256,10 @@ fn lookup_by_q2(pg: &[f64], n: usize, d: u32) -> impl Fn(i64) -> f64 + Sync {
         let c = (i % nc) as i64;
         let rest = i / nc;
         let q2 = if d == 2 {
-            let a = freq_index(rest, n);
+            let a = wavenumber(rest, n);
             a * a + c * c
         } else {
-            let (a, b) = (freq_index(rest / n, n), freq_index(rest % n, n));
+            let (a, b) = (wavenumber(rest / n, n), wavenumber(rest % n, n));
             a * a + b * b + c * c
         };
         sum[q2 as usize] += p;

@@ -14,7 +14,8 @@
 //! `diffusion::analytic::GrfDenoiser::from_mode_variance` takes. Same seed, same fields: field
 //! j uses the ChaCha20 streams j·N … j·N + N − 1 of `seed`, so results do not depend on threads.
 
-use crate::fft::{freq_index, FftPlan};
+use crate::fft::FftPlan;
+use stats::power_spectrum::wavenumber;
 use crate::SimError;
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -148,7 +149,7 @@ fn symmetrise(half: &[f64], n: usize) -> Vec<f64> {
     };
     let mut out = vec![0.0; n * nc];
     for a in 0..n {
-        let kx = freq_index(a, n);
+        let kx = wavenumber(a, n);
         for b in 0..nc {
             let ky = b as i64;
             let s: f64 = [

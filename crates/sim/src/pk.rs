@@ -2,18 +2,19 @@
 //! spectra of fields drawn from a given P(k). 2D maps are measured with the `stats` crate's
 //! `Pk_plane` estimator (the project's one 2D estimator; a dev-dependency here).
 //!
-//! Convention (Pylians `Pk_plane`, see shared/fixtures/metrics/README.md §1, extended to 3D):
+//! Convention (Pylians `Pk_plane`, see docs/conventions.md §1, extended to 3D):
 //! P_b = (L^d/N^{2d}) · mean_{modes in b} |F|², F the unnormalised forward DFT of the field as
 //! given; bins b = floor(q), q = sqrt(Σ k_i²) in units of k_F = 2π/L, b = 1..=floor(sqrt(d)·N/2);
 //! k_b = k_F · mean(q). Only independent modes are counted (one of each ±k pair; self-conjugate
 //! modes once), so `nmodes` is the number of independent modes, and for a Gaussian field the
 //! relative standard error of P_b is 1/sqrt(nmodes).
 
-use crate::fft::{freq_index, FftPlan};
+use crate::fft::FftPlan;
+use stats::power_spectrum::wavenumber;
 use ndarray::ArrayView3;
 use std::f64::consts::PI;
 
-/// Binned power spectrum. k in h/Mpc, P in [field]²·(Mpc/h)^d.
+/// Binned power spectrum. k in h/Mpc, P in (field units)²·(Mpc/h)^d.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PowerSpectrum {
     pub k: Vec<f64>,
@@ -101,9 +102,9 @@ pub fn power_spectrum_3d(
     let kmax = ((3.0f64).sqrt() * (n / 2) as f64).floor() as usize;
     let mut acc = Acc::new(kmax);
     for a in 0..n {
-        let kx = freq_index(a, n);
+        let kx = wavenumber(a, n);
         for b in 0..n {
-            let ky = freq_index(b, n);
+            let ky = wavenumber(b, n);
             for c in 0..nc {
                 if (c == 0 || c == n / 2) && !independent(&[a, b], n) {
                     continue;
@@ -129,9 +130,9 @@ pub fn expected_binned_3d(n: usize, box_size: f64, pk: impl Fn(f64) -> f64) -> P
     let kmax = ((3.0f64).sqrt() * (n / 2) as f64).floor() as usize;
     let mut acc = Acc::new(kmax);
     for a in 0..n {
-        let kx = freq_index(a, n);
+        let kx = wavenumber(a, n);
         for b in 0..n {
-            let ky = freq_index(b, n);
+            let ky = wavenumber(b, n);
             for c in 0..nc {
                 if (c == 0 || c == n / 2) && !independent(&[a, b], n) {
                     continue;
@@ -151,7 +152,7 @@ pub fn expected_binned_2d(n: usize, box_size: f64, pk: impl Fn(f64) -> f64) -> P
     let kmax = ((2.0f64).sqrt() * (n / 2) as f64).floor() as usize;
     let mut acc = Acc::new(kmax);
     for a in 0..n {
-        let kx = freq_index(a, n);
+        let kx = wavenumber(a, n);
         for c in 0..nc {
             if (c == 0 || c == n / 2) && !independent(&[a], n) {
                 continue;

@@ -1,5 +1,5 @@
 //! Pixel histogram (the one-point PDF) on explicit edges, with numpy's rule
-//! (fixtures README §2).
+//! (docs/conventions.md §2).
 //!
 //! * `counts[m]` counts x with e_m ≤ x < e_{m+1}; **the last bin is closed**, e_{n−1} ≤ x ≤ e_n
 //!   (`numpy.histogram`). Comparisons are f64 against f64 edges.
@@ -68,7 +68,7 @@ impl Histogram {
     }
 
     /// Adds many values with numpy's rule; the same counts as [`Histogram::add`] on each.
-    /// Evenly spaced edges take a vectorised pass ([`binning`]); otherwise each value's bin is
+    /// Evenly spaced edges take a vectorised pass (`binning`); otherwise each value's bin is
     /// guessed and walked to. Four interleaved count arrays keep runs of equal bins from
     /// waiting on each other's increments.
     pub fn add_all(&mut self, values: &[f64]) {

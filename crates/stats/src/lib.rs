@@ -1,9 +1,9 @@
 //! Field statistics of 2D maps, exact to the conventions users trust
-//! (see `shared/fixtures/metrics/README.md`):
+//! (docs/conventions.md; the oracle fixtures in `../shared/fixtures/metrics/` follow it):
 //!
-//! * [`power_spectrum`]: Pylians3 `Pk_plane` half-plane estimator, f64, any N and box size.
-//! * [`histogram`]: the pixel PDF with numpy's binning rule.
-//! * [`minkowski`]: V0, V1, V2 of {x > u}, periodic (reference), open, or quantimpy 0.2.6.
+//! * [`power_spectrum`](mod@power_spectrum): Pylians3 `Pk_plane` half-plane estimator, f64, any N and box size.
+//! * [`histogram`](mod@histogram): the pixel PDF with numpy's binning rule.
+//! * [`minkowski`](mod@minkowski): V0, V1, V2 of {x > u}, periodic (reference), open, or quantimpy 0.2.6.
 //! * [`moments`](mod@moments): mean, std, skewness, excess kurtosis, and the standardised field ν.
 //! * [`ensemble`]: many maps in parallel, per-bin bands, and set-vs-set comparison.
 //!

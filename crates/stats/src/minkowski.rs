@@ -1,4 +1,4 @@
-//! 2D Minkowski functionals of excursion sets E_u = {x > u} (strict), fixtures README §3.
+//! 2D Minkowski functionals of excursion sets E_u = {x > u} (strict), docs/conventions.md §3.
 //!
 //! Three conventions ([`MfConvention`]):
 //! * **periodic** (default, the reference): the map is a torus. Bit-quad counts over the N² wrapped
@@ -21,7 +21,7 @@
 //!
 //! Every value is first mapped to its level (the number of thresholds below it), so each
 //! comparison afterwards is an exact integer one. The bit-quad counts of all thresholds come from
-//! bit planes ([`crate::bitquad`]); marching squares visits only the (cell, threshold) pairs
+//! bit planes (`crate::bitquad`); marching squares visits only the (cell, threshold) pairs
 //! with min(corners) ≤ u < max(corners), since elsewhere a cell is all above or all below.
 
 use crate::binning;
@@ -106,7 +106,7 @@ pub struct QuantimpyCounts {
     pub q1: u64,
     pub q3: u64,
     pub qd: u64,
-    /// Windows with b[i,j]≠b[i+1,j], b[i,j]≠b[i,j+1], b[i,j]≠b[i+1,j+1], b[i+1,j]≠b[i,j+1].
+    /// Windows with `b[i,j]≠b[i+1,j]`, `b[i,j]≠b[i,j+1]`, `b[i,j]≠b[i+1,j+1]`, `b[i+1,j]≠b[i,j+1]`.
     pub c: [u64; 4],
 }
 

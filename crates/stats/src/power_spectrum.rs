@@ -1,5 +1,5 @@
 //! 2D power spectrum, reproducing Pylians3 `Pk_library.Pk_plane(delta, BoxSize, MAS='None')`
-//! (fixtures README §1), in f64 for square maps of any side N (odd too) and any box size L.
+//! (docs/conventions.md §1), in f64 for square maps of any side N (odd too) and any box size L.
 //!
 //! Conventions, exactly:
 //! * `F[a,b] = Σ_ij f[i,j] exp(−2πi(a·i + b·j)/N)`, unnormalised; the field is used as given
@@ -11,7 +11,7 @@
 //!   counts once.
 //! * Bin b = floor(sqrt(kx² + ky²)) computed from the integers (no physical edges), b = 1..kmax,
 //!   kmax = floor(sqrt(2)·(N/2)); bin 0 (the DC mode) is dropped.
-//! * `k_b = (2π/L)·mean(q)` in h/Mpc, `P_b = (L/N²)²·mean|F|²` in [field]²·(Mpc/h)², and
+//! * `k_b = (2π/L)·mean(q)` in h/Mpc, `P_b = (L/N²)²·mean|F|²` in (field units)²·(Mpc/h)², and
 //!   `nmodes_b` the number of modes (a float, as Pylians stores it). No window deconvolution.
 
 use crate::error::{check_square_finite, Result, StatsError};
@@ -41,7 +41,7 @@ thread_local! {
 pub struct PowerSpectrum {
     /// Mean |k| of the modes in each bin, h/Mpc.
     pub k: Vec<f64>,
-    /// Power, [field]²·(Mpc/h)².
+    /// Power, (field units)²·(Mpc/h)².
     pub pk: Vec<f64>,
     /// Number of independent (half-plane) modes per bin.
     pub nmodes: Vec<f64>,

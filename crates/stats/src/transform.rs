@@ -1,7 +1,7 @@
 //! Input transforms applied to a map before any statistic is measured.
 //!
 //! All arithmetic is f64: float32 maps are promoted exactly before this step
-//! (fixtures README, "Common conventions").
+//! (docs/conventions.md, "Common").
 
 use crate::error::{check_finite, Result, StatsError};
 use ndarray::{Array2, ArrayView2};

@@ -84,7 +84,7 @@ fn parseval() {
     }
 }
 
-/// The README §1 algorithm written the slow, obvious way: O(N⁴) DFT, then half-plane binning.
+/// The docs/conventions.md §1 algorithm written the slow, obvious way: O(N⁴) DFT, then half-plane binning.
 fn brute_force_pk(f: &Array2<f64>, l: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let n = f.nrows();
     let nb = n_bins(n);

@@ -1,4 +1,4 @@
-//! Every case in shared/fixtures/metrics against the oracle numbers (README there, §1–§3).
+//! Every case in shared/fixtures/metrics against the oracle numbers (conventions: docs/conventions.md §1–§3).
 
 mod common;
 

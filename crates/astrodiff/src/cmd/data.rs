@@ -1,11 +1,10 @@
 //! `astrodiff data prepare` and `astrodiff data info`.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use fields::camels::{CmdName, CmdStack, ParamsTable};
-use fields::dataset::{prepare, NormKind, PrepareConfig, PreparedDataset, SplitBy, Step, SPLITS};
+use fields::dataset::{NormKind, PrepareConfig, PreparedDataset, SplitBy, Step, SPLITS};
 use fields::patches::Placement;
 use fields::split::SplitSpec;
 use fields::transform::{PointTransform, Resample};
@@ -62,7 +61,7 @@ pub enum SplitByArg {
 
 #[derive(clap::Args)]
 pub struct PrepareArgs {
-    /// A CAMELS CMD-layout stack (Maps_<field>_<suite>_<set>_z=<z>.npy), simulator output folder,
+    /// A CAMELS CMD-layout stack (`Maps_<field>_<suite>_<set>_z=<z>.npy`), simulator output folder,
     /// folder of maps (.npy/.npz/.fits) or a map file; repeat --input for several map files
     /// (source maps are numbered in the order given, for --split ranges).
     #[arg(long, required = true)]
@@ -165,9 +164,8 @@ fn run_prepare(a: PrepareArgs) -> anyhow::Result<()> {
     cfg.periodic = a.periodic;
     cfg.box_size = a.box_size;
     cfg.seed = a.seed;
-    cfg.show_progress = std::io::stderr().is_terminal();
     let names: Vec<String> = a.input.iter().map(|p| p.display().to_string()).collect();
-    let ds = prepare(&cfg).with_context(|| format!("preparing {}", names.join(", ")))?;
+    let ds = prepare_with_bar(&cfg).with_context(|| format!("preparing {}", names.join(", ")))?;
     print_dataset(&ds);
     Ok(())
 }
@@ -391,6 +389,17 @@ fn print_values(s: &MapStack, sample: usize, p: &Path) {
     if nonpos > 0 {
         println!("  note: {nonpos} values ≤ 0: --transform log10 needs --log-floor or --transform identity");
     }
+}
+
+/// [`fields::dataset::prepare_with`] with the CLI's progress bar over source maps.
+pub fn prepare_with_bar(cfg: &PrepareConfig) -> fields::Result<fields::dataset::PreparedDataset> {
+    let bar = crate::progress::bar(0, "maps", "preparing");
+    let ds = fields::dataset::prepare_with(cfg, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    ds
 }
 
 #[cfg(test)]

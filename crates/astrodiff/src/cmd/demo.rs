@@ -18,12 +18,13 @@
 //! training continues from the checkpoint up to the training budget (wall time accumulated in
 //! the checkpoint), and sampling, evaluation and the report are redone.
 
-use super::{report as report_cmd, sample, train};
+use super::{sample, train};
 use anyhow::{bail, Context, Result};
 use evaluation::{self as report, EvalOptions, RunRecord, SampleRecord, SetInfo, TrainingRecord};
-use fields::dataset::{prepare, NormKind, PrepareConfig, PreparedDataset};
+use fields::dataset::{NormKind, PrepareConfig, PreparedDataset};
 use fields::split::SplitSpec;
 use fields::transform::{PointTransform, Resample};
+use pipeline::{GenerateOptions, LoadOptions, SamplerConfig, TrainedRun};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ const LOAD_MARGIN: f64 = 1.5;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Run name: everything is written to <runs>/<name>/.
+    /// Run name: everything is written to `<runs>/<name>/`.
     #[arg(long, default_value = "demo")]
     pub name: String,
     /// Parent folder of the run folder.
@@ -344,9 +345,9 @@ pub fn run(args: Args) -> Result<()> {
     );
     let t = Instant::now();
     if minutes.is_none_or(|m| m > 0.01) {
-        train::run(train::Args {
+        train::train(&pipeline::TrainOptions {
             preset: args.preset.clone(),
-            config: Some(overrides_path.clone()),
+            overrides: Some(overrides_path.clone()),
             data: ds.dir.clone(),
             out: dir.clone(),
             steps,
@@ -365,20 +366,17 @@ pub fn run(args: Args) -> Result<()> {
         "train (this session)".to_string(),
         t.elapsed().as_secs_f64(),
     );
-    let ck = diffusion::checkpoint::read(&ck_path)?;
-    let timesteps = ck.config.diffusion.schedule.timesteps;
-    let n_params = diffusion::model::Net::new(&ck.config, diffusion::tch::Device::Cpu, 0)
-        .map(|n| n.num_params() as u64)
-        .ok();
+    // The trained run, loaded once: its record, its schedule's T and the samplers use it.
+    let model = TrainedRun::load(&dir, &LoadOptions::default())?;
+    let timesteps = model.schedule.timesteps();
     let training = TrainingRecord {
-        preset: ck.config.preset.clone(),
-        steps: ck.step,
-        wall_s: ck.wall_s,
+        preset: model.config.preset.clone(),
+        steps: model.step,
+        wall_s: model.wall_s,
         metrics_log: "metrics.jsonl".into(),
         checkpoint: diffusion::checkpoint::FILE_NAME.into(),
-        n_params,
+        n_params: Some(model.net.num_params() as u64),
     };
-    drop(ck);
 
     // 4. Sample.
     stage(
@@ -390,21 +388,15 @@ pub fn run(args: Args) -> Result<()> {
             args.fast_steps
         ),
     );
-    let mut samples = Vec::new();
-    // Loaded once: its range bounds the samples, and it is what the Gaussian null is fitted to.
-    let train = ds
-        .load("train")
-        .with_context(|| format!("loading the train split of {}", ds.dir.display()))?;
-    let bounds = physical_bounds(&ds, &train);
-    let mut fast = draw(
+    let mut samples: Vec<(SampleRecord, Vec<ndarray::Array2<f64>>)> = Vec::new();
+    samples.push(draw(
+        &model,
         &dir,
         FAST_SAMPLER,
         args.fast_steps,
         n_held,
         args.seed.wrapping_add(1),
-    )?;
-    clamp_samples(&dir, &mut fast, bounds)?;
-    samples.push(fast);
+    )?);
     // Cost of one call at batch b, interpolated between the measured batch 2 and 16.
     let call = |b: usize| LOAD_MARGIN * (c2 + (c16 - c2) * (b as f64 - 2.0) / 14.0);
     let eval_reserve = 20.0;
@@ -429,15 +421,23 @@ pub fn run(args: Args) -> Result<()> {
                 ddpm_per_sample
             ),
         );
-        let mut slow = draw(&dir, "ddpm", 0, n_ddpm, args.seed.wrapping_add(2))?;
-        clamp_samples(&dir, &mut slow, bounds)?;
-        samples.push(slow);
+        samples.push(draw(
+            &model,
+            &dir,
+            "ddpm",
+            0,
+            n_ddpm,
+            args.seed.wrapping_add(2),
+        )?);
     } else {
         eprintln!(
             "      no time left for DDPM ({timesteps} steps ≈ {ddpm_per_sample:.0} s per field, {left:.0} s left); skipped"
         );
     }
-    timings.insert("sample".to_string(), samples.iter().map(|s| s.wall_s).sum());
+    timings.insert(
+        "sample".to_string(),
+        samples.iter().map(|s| s.0.wall_s).sum(),
+    );
 
     // 5. Evaluate.
     stage(
@@ -450,7 +450,9 @@ pub fn run(args: Args) -> Result<()> {
     let real: Vec<ndarray::Array2<f64>> = held.outer_iter().map(|m| m.mapv(|v| v as f64)).collect();
     // The Gaussian null is fitted to the training maps: what a model that learned only the
     // training set's P(k) would draw.
-    let mut train_maps = train;
+    let mut train_maps = ds
+        .load("train")
+        .with_context(|| format!("loading the train split of {}", ds.dir.display()))?;
     ds.to_physical(&mut train_maps);
     let train_maps: Vec<ndarray::Array2<f64>> = train_maps
         .outer_iter()
@@ -480,8 +482,8 @@ pub fn run(args: Args) -> Result<()> {
         }),
         ..EvalOptions::default()
     };
-    for s in &mut samples {
-        let gen = report::load_maps(&dir.join(&s.file))?;
+    let mut evaluations: Vec<(usize, report::Evaluation)> = Vec::new();
+    for (i, (s, gen)) in samples.iter_mut().enumerate() {
         let nonpos = gen
             .iter()
             .flat_map(|m| m.iter())
@@ -496,7 +498,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         let ev = report::evaluate_sets(
             &real,
-            &gen,
+            gen,
             SetInfo {
                 label: format!("held-out ({held_split})"),
                 path: Some("heldout.npy".into()),
@@ -513,12 +515,12 @@ pub fn run(args: Args) -> Result<()> {
             &|| {},
         )?;
         let ev_dir = format!("eval_{}", s.sampler);
-        std::fs::create_dir_all(dir.join(&ev_dir))?;
         report::write_json(&dir.join(&ev_dir).join("evaluation.json"), &ev)?;
         report::write_json(&dir.join(&ev_dir).join("summary.json"), &ev.summary)?;
         eprintln!("      {} vs held-out: {}", s.sampler, ev.summary.verdict);
         super::evaluate::print_summary(&ev.summary, ev.gaussian_null.as_ref());
         s.evaluation = Some(ev_dir);
+        evaluations.push((i, ev));
     }
     timings.insert("evaluate".to_string(), t.elapsed().as_secs_f64());
 
@@ -530,7 +532,7 @@ pub fn run(args: Args) -> Result<()> {
         "simulation design / split / training".to_string(),
         args.seed,
     );
-    for s in &samples {
+    for (s, _) in &samples {
         seeds.insert(format!("sampling {}", s.sampler), s.seed);
     }
     let mut versions = report::versions();
@@ -560,11 +562,20 @@ pub fn run(args: Args) -> Result<()> {
         reference: Some(rel(&heldout_path, &dir)),
         dataset: dataset_json,
         training: Some(training),
-        samples,
+        samples: samples.iter().map(|(s, _)| s.clone()).collect(),
         timings,
     };
     report::write_json(&dir.join("run.json"), &record)?;
-    let html = report_cmd::regenerate_run(&dir)?;
+    let sets: Vec<report::RunSet> = evaluations
+        .iter()
+        .map(|(i, ev)| report::RunSet {
+            sample: *i,
+            evaluation: ev,
+            generated: &samples[*i].1,
+        })
+        .collect();
+    let reference: Vec<ndarray::Array2<f64>> = real.iter().take(8).cloned().collect();
+    let html = report::write_run_report(&dir, &record, &reference, &sets)?;
     eprintln!(
         "done in {:.0} s: open {}",
         t0.elapsed().as_secs_f64(),
@@ -644,7 +655,6 @@ fn prepare_data(
     cfg.resample = Resample::Area;
     cfg.norm = args.norm.into();
     cfg.seed = args.seed;
-    cfg.show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     if args.data.is_none() {
         let n = args.n_sims;
         let split = format!("0-{},,{}-{}", n - held_out - 1, n - held_out, n - 1);
@@ -652,16 +662,15 @@ fn prepare_data(
     } else {
         cfg.split = SplitSpec::parse("0.75,0,0.25", args.seed)?;
     }
-    prepare(&cfg).with_context(|| format!("preparing {}", source.display()))
+    super::data::prepare_with_bar(&cfg).with_context(|| format!("preparing {}", source.display()))
 }
 
 /// Seconds per network call (no gradient) at batch 16 and batch 2 for the demo's model, measured
 /// now (median of 3 after a warm-up), so the budget follows this machine's speed and load.
 fn forward_cost(args: &Args, overrides: &str, n: usize) -> Result<(f64, f64)> {
     use diffusion::tch::{self, Device, Kind, Tensor};
-    let cfg = diffusion::config::RunConfig::from_preset_and_toml(&args.preset, Some(overrides))
-        .map_err(anyhow::Error::msg)?;
-    let net = diffusion::model::Net::new(&cfg, Device::Cpu, 0).map_err(anyhow::Error::msg)?;
+    let cfg = diffusion::config::RunConfig::from_preset_and_toml(&args.preset, Some(overrides))?;
+    let net = diffusion::model::Net::new(&cfg, Device::Cpu, 0)?;
     let time = |b: i64| {
         let _g = tch::no_grad_guard();
         let x = Tensor::zeros([b, 1, n as i64, n as i64], (Kind::Float, Device::Cpu));
@@ -680,49 +689,7 @@ fn forward_cost(args: &Args, overrides: &str, n: usize) -> Result<(f64, f64)> {
     Ok((time(16), time(2)))
 }
 
-/// The training range in physical units: the physical values of the smallest and largest pixel of
-/// the (normalised) training maps `train` (the normalised −1 and +1 under min–max).
-fn physical_bounds(ds: &PreparedDataset, train: &ndarray::Array3<f32>) -> Option<(f32, f32)> {
-    let (lo, hi) = train
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
-    let mut a = ndarray::arr1(&[lo, hi]);
-    ds.to_physical(&mut a);
-    (a[0].is_finite() && a[1].is_finite() && a[0] < a[1]).then_some((a[0], a[1]))
-}
 
-/// Clamps samples to the training range in place (the seed paper's sampler clamps its output
-/// to [−1, 1] too), recording how many pixels were clamped; NaN pixels are left as they are.
-fn clamp_samples(dir: &Path, s: &mut SampleRecord, bounds: Option<(f32, f32)>) -> Result<()> {
-    let Some((lo, hi)) = bounds else {
-        return Ok(());
-    };
-    let path = dir.join(&s.file);
-    let mut a: ndarray::Array3<f32> =
-        ndarray_npy::read_npy(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut n = 0usize;
-    a.mapv_inplace(|v| {
-        if v < lo || v > hi {
-            n += 1;
-            v.clamp(lo, hi)
-        } else {
-            v
-        }
-    });
-    if n > 0 {
-        fields::io::write_npy_f32(&path, a.view())?;
-        eprintln!(
-            "      {}: clamped {n} of {} pixels ({:.2} %) to the training range [{lo:.4e}, {hi:.4e}]",
-            s.file,
-            a.len(),
-            100.0 * n as f64 / a.len() as f64
-        );
-    }
-    s.clamped_pixels = Some(n as u64);
-    Ok(())
-}
 
 /// The smallest positive pixel of a stack, if some pixel is ≤ 0 (else `None`: no floor needed).
 fn smallest_positive(path: &Path) -> Result<Option<f64>> {
@@ -740,36 +707,36 @@ fn smallest_positive(path: &Path) -> Result<Option<f64>> {
     Ok((any_nonpos && min_pos.is_finite()).then_some(min_pos))
 }
 
-/// Samples `n` fields with `sampler` into `samples_<sampler>.npy`, timed.
-fn draw(dir: &Path, sampler: &str, steps: usize, n: usize, seed: u64) -> Result<SampleRecord> {
+/// Samples `n` fields with `sampler` (0 steps: every step of the schedule) through the trained
+/// run's one out-of-range rule, writes them once as `samples_<sampler>.npy`, and returns the
+/// record with the maps kept in memory for the evaluation.
+fn draw(
+    model: &TrainedRun,
+    dir: &Path,
+    sampler: &str,
+    steps: usize,
+    n: usize,
+    seed: u64,
+) -> Result<(SampleRecord, Vec<ndarray::Array2<f64>>)> {
     let file = format!("samples_{sampler}.npy");
     let t = Instant::now();
-    sample::run(sample::Args {
-        checkpoint: dir.to_path_buf(),
+    let opts = GenerateOptions {
         n,
-        sampler: sampler.into(),
-        steps,
-        eta: 0.0,
+        sampler: SamplerConfig::new(sampler.parse()?, (steps > 0).then_some(steps)),
         seed,
         batch: 16,
-        out: dir.join(&file),
-        no_ema: false,
-        params: None,
-        size: None,
-        device: None,
-        threads: None,
-    })?;
+        ..GenerateOptions::default()
+    };
+    let g = sample::generate(model, &opts)?;
+    fields::io::write_npy_f32(dir.join(&file), g.fields.view())?;
     let wall_s = t.elapsed().as_secs_f64();
     let steps = if steps == 0 {
-        diffusion::checkpoint::read(&dir.join(diffusion::checkpoint::FILE_NAME))?
-            .config
-            .diffusion
-            .schedule
-            .timesteps
+        model.schedule.timesteps()
     } else {
         steps
     };
-    Ok(SampleRecord {
+    let maps = g.fields.outer_iter().map(|m| m.mapv(|v| v as f64)).collect();
+    let record = SampleRecord {
         sampler: sampler.into(),
         steps,
         n,
@@ -778,6 +745,7 @@ fn draw(dir: &Path, sampler: &str, steps: usize, n: usize, seed: u64) -> Result<
         wall_per_sample_s: wall_s / n as f64,
         file,
         evaluation: None,
-        clamped_pixels: None,
-    })
+        clamped_pixels: Some(g.clamped),
+    };
+    Ok((record, maps))
 }

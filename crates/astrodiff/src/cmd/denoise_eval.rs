@@ -20,7 +20,9 @@
 
 pub use evaluation::denoising as metrics;
 
-use crate::cmd::denoise::{self, Injection, Model};
+use crate::cmd::denoise;
+use fields::dataset::PreparedDataset;
+use pipeline::{Injection, LoadOptions, PosteriorConfig, TrainedRun};
 use anyhow::{bail, Context, Result};
 use fields::filters;
 use fields::MapStack;
@@ -232,20 +234,28 @@ struct Report<'a> {
 
 /// Patches of a prepared split, back in the trained space (inverse of that dataset's
 /// normalisation; its transform must match the model's).
-fn load_split(dir: &Path, split: &str, limit: Option<usize>, model: &Model) -> Result<Array3<f64>> {
+fn load_split(
+    dir: &Path,
+    split: &str,
+    limit: Option<usize>,
+    model: &TrainedRun,
+) -> Result<Array3<f64>> {
     let file = dir.join(format!("{split}.npy"));
     let stack = MapStack::open(&file)
         .with_context(|| format!("reading the '{split}' split of {}", dir.display()))?;
     stack.check_finite()?;
+    let meta = PreparedDataset::open(dir)?.meta;
+    let space = pipeline::Space {
+        transform: meta.transform,
+        norm: meta.normalization,
+    };
     let ds = dir.join("dataset.json");
-    let text = std::fs::read_to_string(&ds).with_context(|| format!("reading {}", ds.display()))?;
-    let (space, _) = denoise::parse_space(&text, &ds)?;
-    if space.transform != model.space.transform {
+    if space.transform != model.space()?.transform {
         bail!(
             "{}: data transform {:?} differs from the model's {:?}",
             ds.display(),
             space.transform,
-            model.space.transform
+            model.space()?.transform
         );
     }
     let n = limit.unwrap_or(stack.len()).min(stack.len());
@@ -260,15 +270,6 @@ fn load_split(dir: &Path, split: &str, limit: Option<usize>, model: &Model) -> R
     Ok(out)
 }
 
-/// Whether a prepared dataset's maps are whole periodic boxes (dataset.json `periodic`).
-fn dataset_periodic(dir: &Path) -> Result<bool> {
-    let p = dir.join("dataset.json");
-    let v: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?,
-    )
-    .with_context(|| format!("{}: not JSON", p.display()))?;
-    Ok(v.get("periodic").and_then(|x| x.as_bool()).unwrap_or(false))
-}
 
 /// Standard normal from a ChaCha stream (Box–Muller; the CLI crate has no rand_distr).
 fn gauss(rng: &mut impl Rng) -> f64 {
@@ -299,18 +300,15 @@ pub fn run(args: Args) -> Result<()> {
     if args.posterior.samples < 2 {
         bail!("--samples must be ≥ 2 (the posterior spread needs at least two draws)");
     }
-    let sampler = denoise::sampler_config(
-        args.posterior.sampler,
-        args.posterior.steps,
-        args.posterior.eta,
-    )?;
+    let config = args.posterior.config()?;
     let _guard = diffusion::tch::no_grad_guard();
-    let model = Model::load(&args.checkpoint, false)?;
+    let model = TrainedRun::load(&args.checkpoint, &LoadOptions::default())?;
+    let space = model.space()?.clone();
     let test = load_split(&args.data, &args.split, args.n_maps, &model)?;
     let train_dir = args.train_data.clone().unwrap_or_else(|| args.data.clone());
     let train = load_split(&train_dir, "train", Some(args.n_train), &model)?;
     let (m, n, _) = test.dim();
-    model.check_side(n, &args.data.join(format!("{}.npy", args.split)))?;
+    model.check_input_side(n, &args.data.join(format!("{}.npy", args.split)))?;
     if train.dim().1 != n {
         bail!(
             "{}: training patches are {}² but the held-out ones {n}²",
@@ -321,10 +319,10 @@ pub fn run(args: Args) -> Result<()> {
     let mirror_ext = match args.baseline_boundary {
         Boundary::Periodic => false,
         Boundary::Mirror => true,
-        Boundary::Auto => !dataset_periodic(&args.data)?,
+        Boundary::Auto => !PreparedDataset::open(&args.data)?.periodic(),
     };
     let baselines = Baselines::new(&train, mirror_ext)?;
-    let scale = model.space.scale();
+    let scale = space.scale();
     let k = args.posterior.samples;
     eprintln!(
         "denoise-eval: {m} held-out patches of {n}², {} training patches for the baselines, K = {k}, levels {:?}",
@@ -366,20 +364,17 @@ pub fn run(args: Args) -> Result<()> {
                 .index_axis_mut(Axis(0), p)
                 .mapv_inplace(|v| v + sig[p] * gauss(&mut rng));
         }
-        let sig_norm: Vec<f64> = sig.iter().map(|s| s * scale).collect();
-        for (p, s) in sig_norm.iter().enumerate() {
-            if *s > model.schedule.max_sigma() {
-                bail!(
-                    "{}: patch {p} needs σ = {s:.4} in normalised units, above the schedule's maximum {:.4}",
-                    level.label(),
-                    model.schedule.max_sigma()
-                );
-            }
-        }
-        let t_star: Vec<usize> = sig_norm
+        // σ in normalised units, checked by the run's one rule.
+        let sig_norm: Vec<f64> = sig
             .iter()
-            .map(|&s| denoise::start_step(&model.schedule, s, args.posterior.injection))
+            .enumerate()
+            .map(|(p, &s)| {
+                model
+                    .sigma_norm(s)
+                    .with_context(|| format!("{}: patch {p}", level.label()))
+            })
             .collect::<Result<_>>()?;
+        let mut t_star = Vec::with_capacity(m);
 
         // Baselines.
         let mut gauss_cache: BTreeMap<u64, f64> = BTreeMap::new();
@@ -416,21 +411,18 @@ pub fn run(args: Args) -> Result<()> {
         for p in 0..m {
             let y = noisy
                 .slice(s![p..p + 1, .., ..])
-                .mapv(|v| model.space.normalise(v) as f32);
+                .mapv(|v| space.normalise(v) as f32);
             let seed = fields::rng::derive_seed(args.posterior.seed, &[3, li as u64, p as u64]);
-            let out = denoise::posterior_samples(
-                &model,
-                &y,
-                sig_norm[p],
-                k,
-                args.posterior.injection,
-                &sampler,
+            let cfg = PosteriorConfig {
                 seed,
-                None,
-            )?;
+                ..config.clone()
+            };
+            let out = model.posterior_normalised(y.view(), sig_norm[p], &cfg, None)?;
+            t_star.push(out.plan.t_star);
             post.index_axis_mut(Axis(0), p).assign(
-                &out.index_axis(Axis(0), 0)
-                    .mapv(|z| model.space.denormalise(z as f64)),
+                &out.samples
+                    .index_axis(Axis(0), 0)
+                    .mapv(|z| space.denormalise(z as f64)),
             );
             pb.set_position(p as u64 + 1);
         }
@@ -507,9 +499,9 @@ pub fn run(args: Args) -> Result<()> {
         side: n,
         samples: k,
         seed: args.posterior.seed,
-        injection: args.posterior.injection,
-        sampler,
-        transform: model.space.transform,
+        injection: config.injection,
+        sampler: config.sampler,
+        transform: space.transform,
         normalisation_scale: scale,
         baseline_boundary: if mirror_ext { "mirror" } else { "periodic" },
         units: "maps, σ and MSE in the model's trained space (after the transform, before normalisation); \
@@ -690,7 +682,7 @@ fn write_level_plots(
             ]
         })
         .collect();
-    denoise::panels_png(
+    evaluation::plot::panels_png(
         &dir.join(format!("examples_{tag}.png")),
         &rows,
         &[
@@ -707,7 +699,8 @@ fn write_level_plots(
             level.label()
         ),
         6,
-    )
+    )?;
+    Ok(())
 }
 
 /// Line chart of several curves (x, y), optional log axes and horizontal guide.

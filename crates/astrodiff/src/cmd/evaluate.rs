@@ -10,7 +10,6 @@
 use anyhow::{bail, Context, Result};
 use evaluation::{self as report, EvalOptions, SetInfo};
 use ndarray::Array2;
-use stats::{MfConvention, Transform};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -22,26 +21,8 @@ pub struct Args {
     /// Folder for evaluation.json, summary.json, the PNGs and report.html.
     #[arg(long)]
     pub out: PathBuf,
-    /// Box side L in Mpc/h (25 for CAMELS); sets the k axis.
-    #[arg(long, default_value_t = 25.0)]
-    pub box_size: f64,
-    /// Applied to every map before all statistics: identity, log10 or overdensity.
-    #[arg(long, default_value = "identity")]
-    pub transform: Transform,
-    /// Minkowski-functional convention: periodic, open or quantimpy.
-    #[arg(long, default_value = "periodic")]
-    pub mf_convention: MfConvention,
-    /// Histogram edges e0,e1,… (transformed units); default: --bins uniform bins over both sets.
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
-    pub edges: Option<Vec<f64>>,
-    #[arg(long, default_value_t = 40)]
-    pub bins: usize,
-    /// MF thresholds (transformed units); default: --n-thresholds between the real set's 1st and
-    /// 99th percentiles.
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
-    pub thresholds: Option<Vec<f64>>,
-    #[arg(long, default_value_t = 25)]
-    pub n_thresholds: usize,
+    #[command(flatten)]
+    pub measure: super::stats::MeasureArgs,
     /// Use at most the first N maps of each file (everything is held in memory as f64).
     #[arg(long)]
     pub max_maps: Option<usize>,
@@ -84,15 +65,10 @@ pub struct Args {
 
 /// Loads up to `max` maps, with the file's absolute path for the record.
 pub(crate) fn load(path: &Path, max: Option<usize>) -> Result<(Vec<Array2<f64>>, String)> {
-    let stack = fields::MapStack::open(path)?;
-    if stack.is_empty() {
-        bail!("{}: the stack holds no maps", path.display());
-    }
-    let n = max.unwrap_or(usize::MAX).min(stack.len());
-    if n == 0 {
+    if max == Some(0) {
         bail!("--max-maps must be at least 1");
     }
-    let maps = (0..n).map(|i| stack.map(i)).collect();
+    let maps = report::load_maps(path, max)?;
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     Ok((maps, abs.display().to_string()))
 }
@@ -206,13 +182,13 @@ pub fn run(args: Args) -> Result<()> {
     let (real, real_path) = load(&args.real, args.max_maps)?;
     let (generated, gen_path) = load(&args.generated, args.max_maps)?;
     let opts = EvalOptions {
-        box_size: args.box_size,
-        transform: args.transform,
-        convention: args.mf_convention,
-        edges: args.edges.clone(),
-        thresholds: args.thresholds.clone(),
-        n_bins: args.bins,
-        n_thresholds: args.n_thresholds,
+        box_size: args.measure.box_size,
+        transform: args.measure.transform,
+        convention: args.measure.mf_convention,
+        edges: args.measure.edges.clone(),
+        thresholds: args.measure.thresholds.clone(),
+        n_bins: args.measure.bins,
+        n_thresholds: args.measure.n_thresholds,
         null: null_options(&args)?,
         maps_per_sim: args.maps_per_sim,
         n_train: args.train_maps,

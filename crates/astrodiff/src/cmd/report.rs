@@ -7,8 +7,8 @@
 //! * An `evaluate` output folder (`evaluation.json` only): the same single-section report that
 //!   `evaluate` wrote; the grids are redrawn when the two recorded `.npy` files still exist.
 
-use anyhow::{bail, Context, Result};
-use evaluation::{self as report, Evaluation, Figure, ReportInput, RunRecord, Section};
+use anyhow::{bail, Result};
+use evaluation::{self as report, Evaluation, RunRecord, RunSet};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
@@ -37,72 +37,23 @@ pub fn regenerate_run(dir: &Path) -> Result<PathBuf> {
         );
     }
     let reference = maps_if_present(run.reference.as_deref(), dir)?;
-    let mut evals: Vec<(Evaluation, Vec<Figure>, usize)> = Vec::new();
+    let mut loaded: Vec<(usize, Evaluation, Vec<Array2<f64>>)> = Vec::new();
     for (i, s) in run.samples.iter().enumerate() {
         let Some(ev_dir) = &s.evaluation else {
             continue;
         };
-        let ev_path = dir.join(ev_dir).join("evaluation.json");
-        let ev: Evaluation = report::read_json(&ev_path)?;
-        let generated = maps_if_present(Some(&s.file), dir)?;
-        let prefix = format!("{}_", s.sampler);
-        let figs = report::write_figures(dir, &prefix, &ev, &reference, &generated, 8)
-            .with_context(|| format!("drawing figures of {}", ev_path.display()))?;
-        evals.push((ev, figs, i));
+        let ev: Evaluation = report::read_json(&dir.join(ev_dir).join("evaluation.json"))?;
+        loaded.push((i, ev, maps_if_present(Some(&s.file), dir)?));
     }
-    let training_curve = match &run.training {
-        Some(t) => {
-            let log = dir.join(&t.metrics_log);
-            let (steps, losses) = if log.exists() {
-                report::read_loss_log(&log)?
-            } else {
-                (vec![], vec![])
-            };
-            if steps.is_empty() {
-                None
-            } else {
-                let file = "training_loss.png".to_string();
-                evaluation::plot::plot_training_curve(
-                    &dir.join(&file),
-                    &steps,
-                    &losses,
-                    "Training loss",
-                )?;
-                Some(Figure {
-                    file,
-                    caption: format!(
-                        "Training loss per logged step ({}), raw and running mean.",
-                        t.metrics_log
-                    ),
-                })
-            }
-        }
-        None => None,
-    };
-    let sections = evals
+    let sets: Vec<RunSet> = loaded
         .iter()
-        .map(|(ev, figs, i)| {
-            let s = &run.samples[*i];
-            Section {
-                title: format!(
-                    "{} sampler, {} steps: generated vs held-out",
-                    s.sampler, s.steps
-                ),
-                evaluation: ev,
-                figures: figs.clone(),
-                sampling: Some(s),
-            }
+        .map(|(i, ev, g)| RunSet {
+            sample: *i,
+            evaluation: ev,
+            generated: g,
         })
         .collect();
-    Ok(report::render_html(
-        dir,
-        &ReportInput {
-            title: format!("astrodiff run '{}'", run.name),
-            run: Some(&run),
-            sections,
-            training_curve,
-        },
-    )?)
+    Ok(report::write_run_report(dir, &run, &reference, &sets)?)
 }
 
 /// Regenerates the report of an `evaluate` output folder.

@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long)]
     pub cloud: Option<f64>,
     /// Master seed: the Latin-hypercube design and every simulation's seed derive from it (recorded
-    /// in sims_LH_<name>.json).
+    /// in `sims_LH_<name>.json`).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Output folder.

@@ -2,7 +2,7 @@
 //! or of every map of a stack, written as JSON (and optionally CSV and PNG plots).
 //!
 //! Conventions are those of the `stats` crate (Pylians `Pk_plane`, numpy histogram rule,
-//! strict-`>` excursion sets; see docs/stats.md): k in h/Mpc, P in [field]²·(Mpc/h)²,
+//! strict-`>` excursion sets; see docs/stats.md): k in h/Mpc, P in (field units)²·(Mpc/h)²,
 //! V1/V2 in pixel units. The same `--transform` is applied before all three statistics.
 
 use anyhow::{bail, Context, Result};

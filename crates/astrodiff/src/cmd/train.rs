@@ -1,12 +1,9 @@
 //! `astrodiff train`: train a diffusion model on a prepared dataset.
 
-use anyhow::{bail, Context, Result};
-use diffusion::checkpoint;
-use diffusion::config::{RunConfig, TimestepSampling, PRESETS};
-use diffusion::train::{self, Batch, BatchSource, LoopOptions, Trainer};
-use fields::augment::BatchStream;
-use fields::dataset::{NormKind, PreparedDataset};
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use diffusion::train::TrainEvent;
+use pipeline::{Progress, TrainOptions, TrainOutcome};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,183 +39,97 @@ pub struct Args {
     pub threads: Option<usize>,
 }
 
-/// The data layer's batch stream seen by the trainer.
-struct Stream(BatchStream);
-
-impl BatchSource for Stream {
-    fn batch_at(&self, step: u64, batch_size: usize) -> Result<Batch> {
-        Ok(Batch {
-            fields: self.0.batch_at(step, batch_size),
-            cond: self.0.params_at(step, batch_size),
-        })
+impl Args {
+    pub fn options(&self) -> TrainOptions {
+        TrainOptions {
+            preset: self.preset.clone(),
+            overrides: self.config.clone(),
+            data: self.data.clone(),
+            out: self.out.clone(),
+            steps: self.steps,
+            minutes: self.minutes,
+            seed: self.seed,
+            resume: self.resume,
+            device: self.device.clone(),
+            threads: self.threads,
+        }
     }
-    fn field_size(&self) -> usize {
-        self.0.side()
-    }
-}
-
-/// The dataset description stored in checkpoints so `sample` can return physical units
-/// (the per-item provenance table is dropped: it can be large and sampling does not need it).
-pub fn dataset_meta_json(ds: &PreparedDataset) -> Result<String> {
-    let mut meta = ds.meta.clone();
-    meta.items.clear();
-    Ok(serde_json::to_string(&meta)?)
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.steps.is_none() && args.minutes.is_none() {
-        bail!("give a budget: --steps N (total optimiser steps) or --minutes M");
-    }
-    if let Some(m) = args.minutes {
-        if !(m > 0.0 && m.is_finite()) {
-            bail!("--minutes {m}: must be a positive number");
-        }
-    }
-    if !PRESETS.contains(&args.preset.as_str()) {
-        bail!(
-            "--preset '{}': expected one of {}",
-            args.preset,
-            PRESETS.join(", ")
-        );
-    }
-    let device = diffusion::model::select_device(args.device.as_deref(), args.threads)
-        .map_err(anyhow::Error::msg)?;
-    let ds = PreparedDataset::open(&args.data)
-        .with_context(|| format!("opening dataset {}", args.data.display()))?;
-    // One trainer per run folder: the lock is held until this process ends (the OS drops it
-    // however the process ends, so a killed run never blocks its --resume).
-    let lock = atomicio::DirLock::acquire(&args.out, "astrodiff train")?;
-    lock.remove_stale_temporaries()?;
-    let ck_path = args.out.join(checkpoint::FILE_NAME);
-
-    let resume = args.resume && ck_path.exists();
-    if args.resume && !resume {
-        // A scheduler passes --resume on every attempt; the first attempt may have been killed
-        // before its first checkpoint. Nothing was saved, so start afresh from the flags.
-        eprintln!(
-            "note: --resume: {} has no checkpoint yet (stopped before its first one?); starting afresh",
-            args.out.display()
-        );
-    }
-    let mut tr = if resume {
-        if args.config.is_some() {
-            eprintln!(
-                "note: --resume uses the config stored in the checkpoint; --config is ignored"
-            );
-        }
-        let ck = checkpoint::read(&ck_path)?;
-        let tr = Trainer::from_checkpoint(&ck, device)?;
-        eprintln!(
-            "resuming {} at step {} (seed {})",
-            args.out.display(),
-            tr.step,
-            tr.seed
-        );
-        tr
-    } else {
-        if ck_path.exists() {
-            bail!(
-                "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
-                args.out.display()
-            );
-        }
-        let cfg =
-            RunConfig::load(&args.preset, args.config.as_deref()).map_err(anyhow::Error::msg)?;
-        let mut tr = Trainer::new(cfg, args.seed, device)?;
-        if tr.cfg.diffusion.gaussian_prior {
-            let null = fit_prior(&ds).with_context(|| {
-                format!("fitting the Gaussian prior to {}", args.data.display())
-            })?;
-            tr.set_prior(null.side(), null.mean(), null.mode_variance().to_vec())?;
-            eprintln!(
-                "Gaussian prior: mean and 2D power of {} training maps (normalised units)",
-                null.n_maps()
-            );
-        }
-        tr
-    };
-    check_data_fits(&tr.cfg, &ds, &args.data)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let resolved = serde_json::to_string_pretty(&tr.cfg)?;
-    train::write_file_atomic(&args.out.join("config.json"), resolved.as_bytes())?;
-
-    let stream = Stream(
-        ds.batch_stream(tr.seed)
-            .with_context(|| format!("loading {}", args.data.display()))?,
-    );
-    let nparams = tr.net.num_params();
-    eprintln!(
-        "training {} ({:.2} M parameters) on {} ({} train maps of {}²), batch {}, device {:?}",
-        tr.cfg.preset,
-        nparams as f64 / 1e6,
-        args.data.display(),
-        stream.0.len(),
-        stream.0.side(),
-        tr.cfg.train.batch_size,
-        device
-    );
-    let start_step = tr.step;
-    let t0 = std::time::Instant::now();
-    let opts = LoopOptions {
-        run_dir: args.out.clone(),
-        total_steps: args.steps,
-        minutes: args.minutes,
-        normalisation: Some(dataset_meta_json(&ds)?),
-        progress: true,
-    };
-    let last = train::run(&mut tr, &stream, &opts)?;
-    let secs = t0.elapsed().as_secs_f64();
-    let done = tr.step - start_step;
-    match last {
+    let out = train(&args.options())?;
+    let done = out.step - out.start_step;
+    match out.last {
         Some(s) => eprintln!(
-            "done: step {} (+{done} in {secs:.0} s, {:.2} steps/s), last loss {:.4}; checkpoint {}",
-            tr.step,
-            done as f64 / secs.max(1e-9),
+            "done: step {} (+{done} in {:.0} s, {:.2} steps/s), last loss {:.4}; checkpoint {}",
+            out.step,
+            out.seconds,
+            done as f64 / out.seconds.max(1e-9),
             s.loss,
-            ck_path.display()
+            out.checkpoint.display()
         ),
-        None => eprintln!("nothing to do: the run is already at step {}", tr.step),
+        None => eprintln!("nothing to do: the run is already at step {}", out.step),
     }
     Ok(())
 }
 
-/// The Gaussian prior of `diffusion.gaussian_prior`: the Gaussian null of the training split in
-/// the normalised units the network sees.
-pub fn fit_prior(ds: &PreparedDataset) -> Result<sim::GaussianNull> {
-    let train = ds.load("train")?;
-    let maps: Vec<ndarray::Array2<f64>> =
-        train.outer_iter().map(|m| m.mapv(|v| v as f64)).collect();
-    Ok(sim::GaussianNull::fit(&maps)?)
-}
-
-fn check_data_fits(cfg: &RunConfig, ds: &PreparedDataset, dir: &Path) -> Result<()> {
-    let stride = cfg.unet.total_stride();
-    let n = ds.resolution();
-    if !n.is_multiple_of(stride) || n < stride {
-        bail!(
-            "{}: maps are {n}² but the network needs a multiple of its total stride {stride} \
-             (set unet.channel_mults shorter or resample the data)",
-            dir.display()
-        );
+/// Runs [`pipeline::train()`] with a progress bar (steps, or seconds of a time budget), printed
+/// remarks and preview grids (`samples/step_XXXXXXX.png` every `train.sample_every` steps).
+pub fn train(opts: &TrainOptions) -> Result<TrainOutcome> {
+    let (len, unit) = match (opts.steps, opts.minutes) {
+        (Some(n), _) => (n as usize, "steps"),
+        (None, Some(m)) => ((m * 60.0) as usize, "s"),
+        _ => (0, ""),
+    };
+    let bar = crate::progress::bar(len, unit, "training");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit} ETA {{eta}}  {{msg}}"
+        ))
+        .expect("valid template"),
+    );
+    let mut preview_err = None;
+    let out = pipeline::train(opts, &mut |e| match e {
+        Progress::Note(n) => bar.suspend(|| eprintln!("note: {n}")),
+        Progress::Started {
+            preset,
+            n_params,
+            n_train,
+            side,
+            batch,
+            device,
+            start_step,
+        } => {
+            bar.suspend(|| {
+                eprintln!(
+                    "training {preset} ({:.2} M parameters) on {} ({n_train} train maps of {side}²), batch {batch}, device {device:?}",
+                    n_params as f64 / 1e6,
+                    opts.data.display(),
+                )
+            });
+            if opts.steps.is_some() {
+                bar.set_position(start_step);
+            }
+        }
+        Progress::Train(TrainEvent::Step { step, session_s }) => match opts.steps {
+            Some(_) => bar.set_position(step),
+            None => bar.set_position(session_s as u64),
+        },
+        Progress::Train(TrainEvent::Metrics {
+            loss,
+            samples_per_s,
+            ..
+        }) => bar.set_message(format!("loss {loss:.4}  {samples_per_s:.1} samples/s")),
+        Progress::Train(TrainEvent::Preview { step, fields }) => {
+            let png = opts.out.join("samples").join(format!("step_{step:07}.png"));
+            if let Err(e) = evaluation::plot::write_grid_png(fields.view(), &png) {
+                preview_err.get_or_insert(e);
+            }
+        }
+    })?;
+    bar.finish_and_clear();
+    if let Some(e) = preview_err {
+        eprintln!("warning: a preview grid was not written: {e:#}");
     }
-    if matches!(cfg.diffusion.t_sampling, TimestepSampling::Lognormal { .. })
-        && NormKind::of(&ds.normalization()) != NormKind::Standard
-    {
-        eprintln!(
-            "note: {}: diffusion.t_sampling draws noise levels in normalised units, set in the \
-             preset for unit-variance data; these maps are not standardised (prepare --norm \
-             standard, or shift p_mean by ln of their pixel std)",
-            dir.display()
-        );
-    }
-    let np = ds.param_names().len();
-    if cfg.unet.cond_dim > 0 && cfg.unet.cond_dim as usize != np {
-        bail!(
-            "{}: unet.cond_dim = {} but the dataset has {np} parameters per map",
-            dir.display(),
-            cfg.unet.cond_dim
-        );
-    }
-    Ok(())
+    Ok(out)
 }

@@ -78,7 +78,7 @@ impl Toy {
 }
 
 impl BatchSource for Toy {
-    fn batch_at(&self, step: u64, b: usize) -> anyhow::Result<Batch> {
+    fn batch_at(&self, step: u64, b: usize) -> diffusion::Result<Batch> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(step);
         let n = self.fields[0].dim().0;

@@ -1,0 +1,27 @@
+//! pipeline: a trained run as a library, over `diffusion` (the network, schedules, samplers)
+//! and `fields` (the dataset manifest and its transforms).
+//!
+//! - [`train()`]: train or resume a run folder on a prepared dataset;
+//! - [`TrainedRun::load`]: one rule for what a run folder is (config, dataset manifest, EMA
+//!   weights; old checkpoints still load; see [`run`]);
+//! - [`TrainedRun::generate`]: fields in physical units under one documented out-of-range rule
+//!   ([`generate`]);
+//! - [`TrainedRun::denoise`]: posterior samples behind noisy maps, with the injection plan and
+//!   the number of network evaluations ([`denoise`]).
+//!
+//! `astrodiff sample`, `denoise`, `denoise-eval`, `train` and `demo` are thin layers over these.
+//! The library prints nothing: progress and remarks reach the caller through callbacks.
+
+pub mod denoise;
+pub mod error;
+pub mod generate;
+pub mod run;
+pub mod train;
+
+pub use denoise::{Denoised, NormalisedPosterior};
+pub use diffusion::inverse::{Injection, PosteriorConfig};
+pub use diffusion::sampler::{SamplerConfig, SamplerKind};
+pub use error::{Context, Error, Result};
+pub use generate::{GenerateOptions, Generated, OutOfRange};
+pub use run::{LoadOptions, Space, TrainedRun, MAX_SIDE};
+pub use train::{train, Progress, TrainOptions, TrainOutcome};
