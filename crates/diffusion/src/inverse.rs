@@ -131,13 +131,6 @@ pub struct Posterior {
     pub nfe: usize,
 }
 
-/// splitmix64: independent per-input seeds from one user seed.
-fn derive_seed(seed: u64, index: u64) -> u64 {
-    let mut z = seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// Draw `n_samples` (K) posterior samples of the clean field for each observation in `y_norm`
 /// ([n, C, H, W], normalised units, white noise of standard deviation `sigma_norm`), running the
@@ -179,7 +172,7 @@ pub fn denoise_posterior<D: Denoiser + ?Sized>(
     let mut outs = Vec::with_capacity(size[0] as usize);
     let mut nfe = 0;
     for i in 0..size[0] {
-        let mut rng = NoiseRng::new(derive_seed(seed, i as u64));
+        let mut rng = NoiseRng::new(fields::rng::index_seed(seed, i as u64));
         let y = y_norm
             .narrow(0, i, 1)
             .expand([k, size[1], size[2], size[3]], false);

@@ -555,15 +555,12 @@ fn default_edges(real: &[f64], generated: &[f64], n_bins: usize) -> Result<Vec<f
     Ok(stats::uniform_edges(lo, hi, n))
 }
 
-/// The default MF thresholds, the same rule as `astrodiff compare`: the percentile rule on the
-/// pixels of up to 64 evenly spaced real maps.
+/// The default MF thresholds: `stats::ensemble::default_thresholds` over the real maps.
 fn default_thresholds(real: &[Array2<f64>], n: usize) -> Result<Vec<f64>> {
-    let take = real.len().min(64);
-    let mut px: Vec<f64> = (0..take)
-        .flat_map(|s| real[s * real.len() / take].iter().copied())
-        .collect();
-    px.sort_by(f64::total_cmp);
-    stats::ensemble::percentile_thresholds(&px, n).context("--n-thresholds")
+    stats::ensemble::default_thresholds(real.len(), n, |i| {
+        Ok::<_, stats::StatsError>(real[i].iter().copied().collect::<Vec<_>>())
+    })
+    .context("--n-thresholds")
 }
 
 /// ν-fields and [skewness, excess kurtosis] of transformed maps (see [`ShapeEval`]).

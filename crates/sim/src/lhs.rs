@@ -21,11 +21,8 @@ pub fn latin_hypercube(n: usize, ranges: &[(f64, f64)], seed: u64) -> Vec<Vec<f6
     out
 }
 
-/// Seed of simulation `index` derived from the master seed (SplitMix64 of master ⊕ index-mixed
-/// constant): distinct, well-mixed streams that do not depend on how many simulations are run.
+/// Seed of simulation `index` derived from the master seed ([`fields::rng::index_seed`]):
+/// distinct, well-mixed streams that do not depend on how many simulations are run.
 pub fn derive_seed(master: u64, index: u64) -> u64 {
-    let mut z = master ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    fields::rng::index_seed(master, index)
 }

@@ -162,6 +162,34 @@ pub fn design_effect(rows: &[&[f64]], m: usize) -> f64 {
     (acc / used as f64).clamp(1.0, m as f64)
 }
 
+/// Maps whose pixels set the default thresholds of a set of `n_maps`: up to 64 evenly spaced
+/// ones (index ⌊s·n_maps/64⌋), enough without reading a 15 000-map file twice, and
+/// deterministic.
+pub fn threshold_sample(n_maps: usize) -> impl Iterator<Item = usize> {
+    let take = n_maps.min(64);
+    (0..take).map(move |s| s * n_maps / take)
+}
+
+/// The default MF thresholds of a set of `n_maps` maps: [`percentile_thresholds`] over the
+/// pixels of the [`threshold_sample`] maps, `pixels(i)` giving those of map i (transformed).
+/// The one rule of `stats`, `compare` and `evaluate`.
+pub fn default_thresholds<P, E>(
+    n_maps: usize,
+    n: usize,
+    mut pixels: impl FnMut(usize) -> std::result::Result<P, E>,
+) -> std::result::Result<Vec<f64>, E>
+where
+    P: IntoIterator<Item = f64>,
+    E: From<StatsError>,
+{
+    let mut px = Vec::new();
+    for i in threshold_sample(n_maps) {
+        px.extend(pixels(i)?);
+    }
+    px.sort_by(f64::total_cmp);
+    Ok(percentile_thresholds(&px, n)?)
+}
+
 /// The default MF thresholds: `n` (at least 2) values, `numpy.linspace` between the 1st and
 /// 99th percentile of the `sorted` pixels (a ±0.5 range around a constant map). The CLI's
 /// `stats`, `compare` and `evaluate` all use this rule.

@@ -4,6 +4,13 @@
 /// Everything that can be wrong with the input of a statistic.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StatsError {
+    /// A name that is not one of the choices (a transform, an MF convention).
+    #[error("unknown {what} '{value}' (expected {expected})")]
+    Unknown {
+        what: &'static str,
+        value: String,
+        expected: &'static str,
+    },
     #[error("map is empty (shape {rows}x{cols})")]
     Empty { rows: usize, cols: usize },
     #[error("map is not square: shape {rows}x{cols} (P(k) and the MFs need N x N)")]

@@ -42,15 +42,17 @@ pub enum MfConvention {
 }
 
 impl std::str::FromStr for MfConvention {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = crate::StatsError;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s {
             "periodic" => Ok(Self::Periodic),
             "open" => Ok(Self::Open),
             "quantimpy" => Ok(Self::Quantimpy),
-            other => Err(format!(
-                "unknown MF convention '{other}' (expected periodic, open or quantimpy)"
-            )),
+            other => Err(crate::StatsError::Unknown {
+                what: "MF convention",
+                value: other.to_string(),
+                expected: "periodic, open or quantimpy",
+            }),
         }
     }
 }

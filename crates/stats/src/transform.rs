@@ -22,15 +22,17 @@ pub enum Transform {
 }
 
 impl std::str::FromStr for Transform {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = crate::StatsError;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s {
             "identity" => Ok(Self::Identity),
             "log10" => Ok(Self::Log10),
             "overdensity" => Ok(Self::Overdensity),
-            other => Err(format!(
-                "unknown transform '{other}' (expected identity, log10 or overdensity)"
-            )),
+            other => Err(crate::StatsError::Unknown {
+                what: "transform",
+                value: other.to_string(),
+                expected: "identity, log10 or overdensity",
+            }),
         }
     }
 }

@@ -541,17 +541,13 @@ pub fn run(args: Args) -> Result<()> {
         "2.11.0 (PyPI torch wheel, pinned)".into(),
     );
     timings.insert("total".to_string(), t0.elapsed().as_secs_f64());
-    let dataset_json: Option<serde_json::Value> =
-        std::fs::read_to_string(ds.dir.join("dataset.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .map(|mut v: serde_json::Value| {
-                // The per-map provenance table is long; the file itself keeps it.
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("items");
-                }
-                v
-            });
+    // The prepared dataset's description, from memory; the per-map provenance table is long
+    // and dataset.json keeps it.
+    let mut dataset_json = serde_json::to_value(&ds.meta)?;
+    if let Some(o) = dataset_json.as_object_mut() {
+        o.remove("items");
+    }
+    let dataset_json = Some(dataset_json);
     let record = RunRecord {
         schema: report::RUN_SCHEMA.into(),
         name: args.name.clone(),

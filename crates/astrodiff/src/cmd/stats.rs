@@ -117,19 +117,6 @@ fn data_range(inputs: &[&Input], t: Transform) -> Result<(f64, f64)> {
     Ok((lo, hi))
 }
 
-/// Pixels of up to 64 evenly spaced maps (deterministic), sorted: enough for default
-/// thresholds without reading a 15 000-map file twice.
-fn sample_pixels(inp: &Input, t: Transform) -> Result<Vec<f64>> {
-    let n = inp.stack.len();
-    let take = n.min(64);
-    let mut v = Vec::new();
-    for s in 0..take {
-        let i = s * n / take;
-        v.extend(inp.transformed(i, t)?.iter().copied());
-    }
-    v.sort_by(f64::total_cmp);
-    Ok(v)
-}
 
 /// Resolves edges and thresholds (given, or defaults from the data of `range_from`, with the
 /// thresholds from the percentiles of `threshold_from`) and checks them.
@@ -156,8 +143,12 @@ pub(crate) fn resolve_config(
     let thresholds = match &m.thresholds {
         Some(t) => t.clone(),
         None => {
-            let px = sample_pixels(threshold_from, m.transform)?;
-            stats::ensemble::percentile_thresholds(&px, m.n_thresholds).context("--n-thresholds")?
+            let inp = threshold_from;
+            stats::ensemble::default_thresholds(inp.stack.len(), m.n_thresholds, |i| {
+                inp.transformed(i, m.transform)
+                    .map(|a| a.into_iter().collect::<Vec<_>>())
+            })
+            .context("--n-thresholds")?
         }
     };
     stats::error::check_increasing("thresholds", &thresholds, 1).context("--thresholds")?;
