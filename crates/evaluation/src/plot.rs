@@ -843,6 +843,135 @@ pub fn fmt_g(v: f64) -> String {
     }
 }
 
+/// Titles and axes of a [`line_chart`].
+#[derive(Clone, Debug, Default)]
+pub struct LineChart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub log_x: bool,
+    pub log_y: bool,
+    /// A horizontal guide line at this value (e.g. 1 for a ratio).
+    pub guide: Option<f64>,
+}
+
+/// Line chart of several labelled curves (x, y) in the palette of [`series_color`], 900×600;
+/// non-finite points (and non-positive ones on a log axis) are left out.
+pub fn line_chart(
+    path: &Path,
+    chart: &LineChart<'_>,
+    lines: &[(String, Vec<f64>, Vec<f64>)],
+) -> Result<()> {
+    let LineChart {
+        title,
+        x_label,
+        y_label,
+        log_x,
+        log_y,
+        guide,
+    } = *chart;
+    let pts: Vec<(f64, f64)> = lines
+        .iter()
+        .flat_map(|(_, x, y)| x.iter().copied().zip(y.iter().copied()))
+        .filter(|(x, y)| {
+            x.is_finite() && y.is_finite() && (!log_x || *x > 0.0) && (!log_y || *y > 0.0)
+        })
+        .collect();
+    if pts.is_empty() {
+        bail!("{}: nothing finite to plot", path.display());
+    }
+    let (mut x0, mut x1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+        (a.0.min(p.0), a.1.max(p.0))
+    });
+    let (mut y0, mut y1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+        (a.0.min(p.1), a.1.max(p.1))
+    });
+    if let Some(g) = guide {
+        y0 = y0.min(g);
+        y1 = y1.max(g);
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+        x0 -= if log_x { 0.0 } else { 1.0 };
+    }
+    let (y0, y1) = if log_y {
+        (y0 / 1.2, y1 * 1.2)
+    } else {
+        let pad = 0.05 * (y1 - y0).max(1e-12);
+        (y0 - pad, y1 + pad)
+    };
+    let (w, h) = (900u32, 600u32);
+    render_png(path, (w, h), |root| {
+        let de = |e: &dyn std::fmt::Display| Error::Invalid(format!("drawing {}: {e}", path.display()));
+        let mut cb = ChartBuilder::on(root);
+        cb.caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(70);
+        macro_rules! draw {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_desc(x_label)
+                    .y_desc(y_label)
+                    .x_label_formatter(&|v| format!("{v:.2}"))
+                    .y_label_formatter(&|v| {
+                        if log_y {
+                            format!("{v:.2e}")
+                        } else {
+                            format!("{v:.2}")
+                        }
+                    })
+                    .label_style(("sans-serif", 14))
+                    .draw()
+                    .map_err(|e| de(&e))?;
+                if let Some(g) = guide {
+                    chart
+                        .draw_series(LineSeries::new([(x0, g), (x1, g)], BLACK.mix(0.4)))
+                        .map_err(|e| de(&e))?;
+                }
+                for (i, (label, x, y)) in lines.iter().enumerate() {
+                    let col = series_color(i);
+                    let data: Vec<(f64, f64)> = x
+                        .iter()
+                        .copied()
+                        .zip(y.iter().copied())
+                        .filter(|(a, b)| {
+                            a.is_finite()
+                                && b.is_finite()
+                                && (!log_x || *a > 0.0)
+                                && (!log_y || *b > 0.0)
+                        })
+                        .collect();
+                    chart
+                        .draw_series(LineSeries::new(data, col.stroke_width(2)))
+                        .map_err(|e| de(&e))?
+                        .label(label.clone())
+                        .legend(move |(a, b)| {
+                            PathElement::new(vec![(a, b), (a + 18, b)], col.stroke_width(2))
+                        });
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK.mix(0.3))
+                    .label_font(("sans-serif", 14))
+                    .draw()
+                    .map_err(|e| de(&e))?;
+            }};
+        }
+        if log_x {
+            draw!(cb
+                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                .map_err(|e| de(&e))?);
+        } else {
+            draw!(cb.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| de(&e))?);
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,9 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-use rustfft::{Fft, FftPlanner};
-use std::sync::Arc;
+use stats::fft::FftPlan;
 
 /// Errors from the filters.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -56,84 +54,34 @@ fn qmag(a: usize, c: usize, n: usize) -> f64 {
     ((kx * kx + (c * c) as i64) as f64).sqrt()
 }
 
-/// Plans for the 2D real FFT of N×N maps (rows by realfft, columns by rustfft).
+/// 2D transforms of N×N maps through the workspace's FFT plan (`stats::fft::FftPlan`).
 struct Fft2 {
     n: usize,
-    r2c: Arc<dyn RealToComplex<f64>>,
-    c2r: Arc<dyn ComplexToReal<f64>>,
-    fwd: Arc<dyn Fft<f64>>,
-    inv: Arc<dyn Fft<f64>>,
+    plan: FftPlan,
 }
 
 impl Fft2 {
     fn new(n: usize) -> Self {
-        let mut rp = RealFftPlanner::<f64>::new();
-        let mut cp = FftPlanner::<f64>::new();
         Self {
             n,
-            r2c: rp.plan_fft_forward(n),
-            c2r: rp.plan_fft_inverse(n),
-            fwd: cp.plan_fft_forward(n),
-            inv: cp.plan_fft_inverse(n),
+            plan: FftPlan::new(n),
         }
     }
 
     /// Unnormalised forward DFT, rfft layout [N, N/2+1].
     fn forward(&self, x: ArrayView2<f64>) -> Array2<Complex<f64>> {
-        let (n, m) = (self.n, self.n / 2 + 1);
-        let mut out = Array2::<Complex<f64>>::zeros((n, m));
-        let mut row = vec![0.0; n];
-        let mut spec = vec![Complex::new(0.0, 0.0); m];
-        for i in 0..n {
-            row.iter_mut().zip(x.row(i)).for_each(|(r, v)| *r = *v);
-            self.r2c.process(&mut row, &mut spec).expect("rfft sizes");
-            out.row_mut(i)
-                .iter_mut()
-                .zip(&spec)
-                .for_each(|(o, s)| *o = *s);
-        }
-        let mut col = vec![Complex::new(0.0, 0.0); n];
-        for c in 0..m {
-            col.iter_mut().zip(out.column(c)).for_each(|(o, v)| *o = *v);
-            self.fwd.process(&mut col);
-            out.column_mut(c)
-                .iter_mut()
-                .zip(&col)
-                .for_each(|(o, v)| *o = *v);
-        }
-        out
+        let mut real: Vec<f64> = x.iter().copied().collect();
+        let spec = self.plan.forward_2d(&mut real);
+        Array2::from_shape_vec((self.n, self.n / 2 + 1), spec).expect("plan sizes")
     }
 
     /// Inverse of [`Fft2::forward`] (including the 1/N² factor).
-    fn inverse(&self, mut f: Array2<Complex<f64>>) -> Array2<f64> {
-        let (n, m) = (self.n, self.n / 2 + 1);
-        let mut col = vec![Complex::new(0.0, 0.0); n];
-        for c in 0..m {
-            col.iter_mut().zip(f.column(c)).for_each(|(o, v)| *o = *v);
-            self.inv.process(&mut col);
-            f.column_mut(c)
-                .iter_mut()
-                .zip(&col)
-                .for_each(|(o, v)| *o = *v);
-        }
-        let mut out = Array2::<f64>::zeros((n, n));
-        let mut spec = vec![Complex::new(0.0, 0.0); m];
-        let mut row = vec![0.0; n];
-        let norm = 1.0 / (n * n) as f64;
-        for i in 0..n {
-            spec.iter_mut().zip(f.row(i)).for_each(|(s, v)| *s = *v);
-            // DC and Nyquist bins of a real row are real; drop rounding residue so realfft accepts them.
-            spec[0].im = 0.0;
-            if n & 1 == 0 {
-                spec[m - 1].im = 0.0;
-            }
-            self.c2r.process(&mut spec, &mut row).expect("irfft sizes");
-            out.row_mut(i)
-                .iter_mut()
-                .zip(&row)
-                .for_each(|(o, r)| *o = r * norm);
-        }
-        out
+    fn inverse(&self, f: Array2<Complex<f64>>) -> Array2<f64> {
+        let mut spec: Vec<Complex<f64>> = f.iter().copied().collect();
+        let norm = 1.0 / (self.n * self.n) as f64;
+        let out = self.plan.inverse_2d(&mut spec);
+        Array2::from_shape_vec((self.n, self.n), out.into_iter().map(|v| v * norm).collect())
+            .expect("plan sizes")
     }
 
     /// Multiply the spectrum of `x` by a real gain per rfft mode and transform back.

@@ -12,7 +12,7 @@
 //! [`stats::power_spectrum::wavenumber`]. Same seed, same field: the noise comes from ChaCha20 with one
 //! stream per plane, so results do not depend on the number of threads.
 
-use crate::fft::FftPlan;
+use stats::fft::FftPlan;
 use stats::power_spectrum::wavenumber;
 use ndarray::{Array2, Array3};
 use rand::SeedableRng;

@@ -14,7 +14,6 @@
 
 pub mod camels_out;
 pub mod cosmology;
-pub mod fft;
 pub mod grf;
 pub mod lhs;
 pub mod lpt;

@@ -7,7 +7,7 @@
 //! lengths in Mpc/h): p = a² E(a) [f₁ D₁ s⁽¹⁾ + f₂ D₂ s⁽²⁾] with f₂ ≈ 2 Ω_m(a)^{6/11}.
 
 use crate::cosmology::Cosmology;
-use crate::fft::FftPlan;
+use stats::fft::FftPlan;
 use crate::grf::{gaussian_modes_3d, par_modes_3d};
 use crate::Particles;
 use rayon::prelude::*;

@@ -9,12 +9,12 @@
 //!
 //! Conventions: mode variances are in "pixel units", `mode_var[kx][ky] = ⟨|F_k|²⟩/N²` for the
 //! unnormalised DFT F of the mean-subtracted map, in the half-spectrum layout `[N, N/2+1]` of
-//! [`crate::fft`] (white noise of unit variance has mode_var ≡ 1). With the stats estimator
+//! [`stats::fft`] (white noise of unit variance has mode_var ≡ 1). With the stats estimator
 //! `P(k) = (L/N²)² ⟨|F|²⟩` this is `mode_var = N² P(k)/L²`, the layout
 //! `diffusion::analytic::GrfDenoiser::from_mode_variance` takes. Same seed, same fields: field
 //! j uses the ChaCha20 streams j·N … j·N + N − 1 of `seed`, so results do not depend on threads.
 
-use crate::fft::FftPlan;
+use stats::fft::FftPlan;
 use stats::power_spectrum::wavenumber;
 use crate::SimError;
 use ndarray::Array2;

@@ -20,7 +20,7 @@
 //! g_f = (3/2) Ω_m D / a (so F = g_f s in linear theory).
 
 use crate::cosmology::Cosmology;
-use crate::fft::FftPlan;
+use stats::fft::FftPlan;
 use crate::grf::par_modes_3d;
 use crate::Particles;
 use rayon::prelude::*;

@@ -13,6 +13,7 @@ mod binning;
 mod bitquad;
 pub mod ensemble;
 pub mod error;
+pub mod fft;
 pub mod histogram;
 pub mod log10;
 pub mod minkowski;

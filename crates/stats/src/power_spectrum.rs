@@ -17,8 +17,8 @@
 use crate::error::{check_square_finite, Result, StatsError};
 use ndarray::ArrayView2;
 use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
-use rustfft::{Fft, FftPlanner};
+use realfft::RealToComplex;
+use rustfft::Fft;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -113,8 +113,8 @@ impl PowerSpectrumPlan {
         }
         let kf = 2.0 * std::f64::consts::PI / box_size;
         let k = qsum.iter().zip(&count).map(|(s, c)| kf * s / c).collect();
-        let r2c = RealFftPlanner::<f64>::new().plan_fft_forward(n);
-        let c2c = FftPlanner::<f64>::new().plan_fft_forward(n);
+        let plan = crate::fft::FftPlan::new(n);
+        let (r2c, c2c) = (plan.r2c(), plan.c2c());
         Ok(Self {
             n,
             box_size,

@@ -21,6 +21,7 @@
 pub use evaluation::denoising as metrics;
 
 use crate::cmd::denoise;
+use evaluation::plot::{line_chart, LineChart};
 use fields::dataset::PreparedDataset;
 use pipeline::{Injection, LoadOptions, PosteriorConfig, TrainedRun};
 use anyhow::{bail, Context, Result};
@@ -584,32 +585,36 @@ fn write_level_plots(
             })
             .collect()
     };
-    plot_lines(
+    let k_axis = LineChart {
+        x_label: "k  [rad/pixel]",
+        log_x: true,
+        guide: Some(1.0),
+        ..LineChart::default()
+    };
+    line_chart(
         &dir.join(format!("pk_ratio_{tag}.png")),
-        &format!(
-            "P(k) of the estimate / P(k) of the truth (noisy input not shown), {}",
-            level.label()
-        ),
-        "k  [rad/pixel]",
-        "P_est / P_true",
-        true,
-        false,
+        &LineChart {
+            title: &format!(
+                "P(k) of the estimate / P(k) of the truth (noisy input not shown), {}",
+                level.label()
+            ),
+            y_label: "P_est / P_true",
+            ..k_axis.clone()
+        },
         // The noisy input's ratio grows to ~10² at high k and would flatten the others.
         &lines(&|s| s.pk_ratio.clone())
             .into_iter()
             .filter(|l| l.0 != "noisy")
             .collect::<Vec<_>>(),
-        Some(1.0),
     )?;
-    plot_lines(
+    line_chart(
         &dir.join(format!("rk_{tag}.png")),
-        &format!("cross-correlation with the truth r(k), {}", level.label()),
-        "k  [rad/pixel]",
-        "r(k)",
-        true,
-        false,
+        &LineChart {
+            title: &format!("cross-correlation with the truth r(k), {}", level.label()),
+            y_label: "r(k)",
+            ..k_axis
+        },
         &lines(&|s| s.r_k.clone()),
-        Some(1.0),
     )?;
     let nu = &entries[0].scores.mf_nu;
     for (vi, name) in ["V0", "V1", "V2"].iter().enumerate() {
@@ -628,18 +633,18 @@ fn write_level_plots(
                 .iter()
                 .map(|e| (e.method.clone(), nu.clone(), pick(&e.scores).est_mean)),
         );
-        plot_lines(
+        line_chart(
             &dir.join(format!("mf_{name}_{tag}.png")),
-            &format!(
-                "Minkowski {name} at the truth's thresholds, {}",
-                level.label()
-            ),
-            "ν  (threshold = mean + ν·std of the true patch)",
-            name,
-            false,
-            false,
+            &LineChart {
+                title: &format!(
+                    "Minkowski {name} at the truth's thresholds, {}",
+                    level.label()
+                ),
+                x_label: "ν  (threshold = mean + ν·std of the true patch)",
+                y_label: name,
+                ..LineChart::default()
+            },
             &ls,
-            None,
         )?;
     }
     // Example patches: the first two, on one colour scale per row; std on its own.
@@ -701,119 +706,4 @@ fn write_level_plots(
         6,
     )?;
     Ok(())
-}
-
-/// Line chart of several curves (x, y), optional log axes and horizontal guide.
-#[allow(clippy::too_many_arguments)]
-fn plot_lines(
-    path: &Path,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    log_x: bool,
-    log_y: bool,
-    lines: &[(String, Vec<f64>, Vec<f64>)],
-    guide: Option<f64>,
-) -> Result<()> {
-    use plotters::prelude::*;
-    let pts: Vec<(f64, f64)> = lines
-        .iter()
-        .flat_map(|(_, x, y)| x.iter().copied().zip(y.iter().copied()))
-        .filter(|(x, y)| {
-            x.is_finite() && y.is_finite() && (!log_x || *x > 0.0) && (!log_y || *y > 0.0)
-        })
-        .collect();
-    if pts.is_empty() {
-        bail!("{}: nothing finite to plot", path.display());
-    }
-    let (mut x0, mut x1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
-        (a.0.min(p.0), a.1.max(p.0))
-    });
-    let (mut y0, mut y1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
-        (a.0.min(p.1), a.1.max(p.1))
-    });
-    if let Some(g) = guide {
-        y0 = y0.min(g);
-        y1 = y1.max(g);
-    }
-    if x1 <= x0 {
-        x1 = x0 + 1.0;
-        x0 -= if log_x { 0.0 } else { 1.0 };
-    }
-    let (y0, y1) = if log_y {
-        (y0 / 1.2, y1 * 1.2)
-    } else {
-        let pad = 0.05 * (y1 - y0).max(1e-12);
-        (y0 - pad, y1 + pad)
-    };
-    let (w, h) = (900u32, 600u32);
-    evaluation::plot::render_png(path, (w, h), |root| {
-        let de = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
-        let mut cb = ChartBuilder::on(root);
-        cb.caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(70);
-        macro_rules! draw {
-            ($chart:expr) => {{
-                let mut chart = $chart;
-                chart
-                    .configure_mesh()
-                    .x_desc(x_label)
-                    .y_desc(y_label)
-                    .x_label_formatter(&|v| format!("{v:.2}"))
-                    .y_label_formatter(&|v| {
-                        if log_y {
-                            format!("{v:.2e}")
-                        } else {
-                            format!("{v:.2}")
-                        }
-                    })
-                    .label_style(("sans-serif", 14))
-                    .draw()
-                    .map_err(|e| de(&e))?;
-                if let Some(g) = guide {
-                    chart
-                        .draw_series(LineSeries::new([(x0, g), (x1, g)], BLACK.mix(0.4)))
-                        .map_err(|e| de(&e))?;
-                }
-                for (i, (label, x, y)) in lines.iter().enumerate() {
-                    let col = evaluation::plot::series_color(i);
-                    let data: Vec<(f64, f64)> = x
-                        .iter()
-                        .copied()
-                        .zip(y.iter().copied())
-                        .filter(|(a, b)| {
-                            a.is_finite()
-                                && b.is_finite()
-                                && (!log_x || *a > 0.0)
-                                && (!log_y || *b > 0.0)
-                        })
-                        .collect();
-                    chart
-                        .draw_series(LineSeries::new(data, col.stroke_width(2)))
-                        .map_err(|e| de(&e))?
-                        .label(label.clone())
-                        .legend(move |(a, b)| {
-                            PathElement::new(vec![(a, b), (a + 18, b)], col.stroke_width(2))
-                        });
-                }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.3))
-                    .label_font(("sans-serif", 14))
-                    .draw()
-                    .map_err(|e| de(&e))?;
-            }};
-        }
-        if log_x {
-            draw!(cb
-                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
-                .map_err(|e| de(&e))?);
-        } else {
-            draw!(cb.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| de(&e))?);
-        }
-        Ok(())
-    })
 }

@@ -1,5 +1,6 @@
-//! Multi-dimensional real FFTs on flat row-major buffers (realfft along the last axis, rustfft
-//! along the others), parallel over lines with rayon.
+//! The workspace's FFT plans: multi-dimensional real FFTs on flat row-major buffers (realfft
+//! along the last axis, rustfft along the others), parallel over lines with rayon. The P(k)
+//! estimator, `fields::filters` and the simulator all plan through [`FftPlan`].
 //!
 //! Conventions (the FFTW/numpy ones): `forward` is the unnormalised DFT
 //! `F[k] = Σ_x f[x] e^{−2πi k·x/N}`; `inverse` is the unnormalised inverse (no 1/N^d), so
@@ -62,7 +63,7 @@ fn fft_axis0_serial(
     }
 }
 
-/// Plans for square/cubic grids of side n (n even).
+/// Plans for square/cubic grids of side n (the 3D transforms and the simulator need n even).
 #[derive(Clone)]
 pub struct FftPlan {
     n: usize,
@@ -90,6 +91,16 @@ impl FftPlan {
         self.n
     }
 
+    /// The forward real-to-complex plan of length n.
+    pub fn r2c(&self) -> Arc<dyn RealToComplex<f64>> {
+        self.r2c.clone()
+    }
+
+    /// The forward complex plan of length n.
+    pub fn c2c(&self) -> Arc<dyn Fft<f64>> {
+        self.fwd.clone()
+    }
+
     /// Length of the half axis, n/2 + 1.
     pub fn nc(&self) -> usize {
         self.n / 2 + 1
@@ -111,9 +122,12 @@ impl FftPlan {
         spec.par_chunks_mut(nc)
             .zip(out.par_chunks_mut(n))
             .for_each(|(c, r)| {
-                // The DC and Nyquist bins of a real signal are real; drop round-off imaginary parts.
+                // The DC (and, for even n, Nyquist) bins of a real signal are real; drop
+                // round-off imaginary parts so realfft accepts them.
                 c[0].im = 0.0;
-                c[nc - 1].im = 0.0;
+                if n % 2 == 0 {
+                    c[nc - 1].im = 0.0;
+                }
                 self.c2r
                     .process(c, r)
                     .expect("c2r lengths match by construction");
