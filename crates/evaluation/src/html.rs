@@ -361,13 +361,23 @@ pub struct RunSet<'a> {
     pub generated: &'a [Array2<f64>],
 }
 
-/// Draws the figures of a run folder (per set, prefixed by its sampler, and the training loss
-/// from the metrics log the run record names) and writes `dir/report.html`; returns its path.
+/// The training loss per logged step, for the report's curve.
+pub enum LossCurve<'a> {
+    /// Steps and losses in memory (what the caller collected while training).
+    Values(&'a [f64], &'a [f64]),
+    /// Read from the metrics log the run record names (a report regenerated from disk, or a run
+    /// resumed over several sessions).
+    FromLog,
+}
+
+/// Draws the figures of a run folder (per set, prefixed by its sampler, and the training loss)
+/// and writes `dir/report.html`; returns its path.
 pub fn write_run_report(
     dir: &Path,
     run: &RunRecord,
     reference: &[Array2<f64>],
     sets: &[RunSet<'_>],
+    loss: LossCurve<'_>,
 ) -> Result<PathBuf> {
     let mut figs: Vec<Vec<Figure>> = Vec::with_capacity(sets.len());
     for set in sets {
@@ -392,10 +402,10 @@ pub fn write_run_report(
     let training_curve = match &run.training {
         Some(t) => {
             let log = dir.join(&t.metrics_log);
-            let (steps, losses) = if log.exists() {
-                crate::records::read_loss_log(&log)?
-            } else {
-                (vec![], vec![])
+            let (steps, losses) = match loss {
+                LossCurve::Values(s, l) => (s.to_vec(), l.to_vec()),
+                LossCurve::FromLog if log.exists() => crate::records::read_loss_log(&log)?,
+                LossCurve::FromLog => (vec![], vec![]),
             };
             if steps.is_empty() {
                 None

@@ -344,8 +344,11 @@ pub fn run(args: Args) -> Result<()> {
         },
     );
     let t = Instant::now();
+    // This session's loss curve, for the report (a resumed run's earlier sessions are only in
+    // metrics.jsonl).
+    let mut losses = Vec::new();
     if minutes.is_none_or(|m| m > 0.01) {
-        train::train(&pipeline::TrainOptions {
+        (_, losses) = train::train(&pipeline::TrainOptions {
             preset: args.preset.clone(),
             overrides: Some(overrides_path.clone()),
             data: ds.dir.clone(),
@@ -571,7 +574,14 @@ pub fn run(args: Args) -> Result<()> {
         })
         .collect();
     let reference: Vec<ndarray::Array2<f64>> = real.iter().take(8).cloned().collect();
-    let html = report::write_run_report(&dir, &record, &reference, &sets)?;
+    let (steps, loss): (Vec<f64>, Vec<f64>) =
+        losses.iter().map(|&(s, l)| (s as f64, l)).unzip();
+    let curve = if resume {
+        report::LossCurve::FromLog
+    } else {
+        report::LossCurve::Values(&steps, &loss)
+    };
+    let html = report::write_run_report(&dir, &record, &reference, &sets, curve)?;
     eprintln!(
         "done in {:.0} s: open {}",
         t0.elapsed().as_secs_f64(),

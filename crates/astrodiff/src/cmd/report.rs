@@ -53,7 +53,13 @@ pub fn regenerate_run(dir: &Path) -> Result<PathBuf> {
             generated: g,
         })
         .collect();
-    Ok(report::write_run_report(dir, &run, &reference, &sets)?)
+    Ok(report::write_run_report(
+        dir,
+        &run,
+        &reference,
+        &sets,
+        report::LossCurve::FromLog,
+    )?)
 }
 
 /// Regenerates the report of an `evaluate` output folder.

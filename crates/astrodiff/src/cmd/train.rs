@@ -57,7 +57,7 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let out = train(&args.options())?;
+    let (out, _) = train(&args.options())?;
     let done = out.step - out.start_step;
     match out.last {
         Some(s) => eprintln!(
@@ -75,7 +75,8 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Runs [`pipeline::train()`] with a progress bar (steps, or seconds of a time budget), printed
 /// remarks and preview grids (`samples/step_XXXXXXX.png` every `train.sample_every` steps).
-pub fn train(opts: &TrainOptions) -> Result<TrainOutcome> {
+/// Returns the outcome and this session's logged (step, mean loss) pairs.
+pub fn train(opts: &TrainOptions) -> Result<(TrainOutcome, Vec<(u64, f64)>)> {
     let (len, unit) = match (opts.steps, opts.minutes) {
         (Some(n), _) => (n as usize, "steps"),
         (None, Some(m)) => ((m * 60.0) as usize, "s"),
@@ -89,6 +90,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainOutcome> {
         .expect("valid template"),
     );
     let mut preview_err = None;
+    let mut losses = Vec::new();
     let out = pipeline::train(opts, &mut |e| match e {
         Progress::Note(n) => bar.suspend(|| eprintln!("note: {n}")),
         Progress::Started {
@@ -116,10 +118,13 @@ pub fn train(opts: &TrainOptions) -> Result<TrainOutcome> {
             None => bar.set_position(session_s as u64),
         },
         Progress::Train(TrainEvent::Metrics {
+            step,
             loss,
             samples_per_s,
-            ..
-        }) => bar.set_message(format!("loss {loss:.4}  {samples_per_s:.1} samples/s")),
+        }) => {
+            losses.push((step, loss));
+            bar.set_message(format!("loss {loss:.4}  {samples_per_s:.1} samples/s"))
+        }
         Progress::Train(TrainEvent::Preview { step, fields }) => {
             let png = opts.out.join("samples").join(format!("step_{step:07}.png"));
             if let Err(e) = evaluation::plot::write_grid_png(fields.view(), &png) {
@@ -131,5 +136,5 @@ pub fn train(opts: &TrainOptions) -> Result<TrainOutcome> {
     if let Some(e) = preview_err {
         eprintln!("warning: a preview grid was not written: {e:#}");
     }
-    Ok(out)
+    Ok((out, losses))
 }
