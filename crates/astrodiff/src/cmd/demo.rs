@@ -348,7 +348,8 @@ pub fn run(args: Args) -> Result<()> {
     // metrics.jsonl).
     let mut losses = Vec::new();
     if minutes.is_none_or(|m| m > 0.01) {
-        (_, losses) = train::train(&pipeline::TrainOptions {
+        let out;
+        (out, losses) = train::train(&pipeline::TrainOptions {
             preset: args.preset.clone(),
             overrides: Some(overrides_path.clone()),
             data: ds.dir.clone(),
@@ -360,6 +361,7 @@ pub fn run(args: Args) -> Result<()> {
             device: None,
             threads: None,
         })?;
+        train::print_outcome(&out);
     } else {
         eprintln!(
             "      training budget already spent ({done_wall:.0} s); using the checkpoint as is"

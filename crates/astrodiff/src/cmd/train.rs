@@ -58,6 +58,12 @@ impl Args {
 
 pub fn run(args: Args) -> Result<()> {
     let (out, _) = train(&args.options())?;
+    print_outcome(&out);
+    Ok(())
+}
+
+/// The session's last line: steps done, speed, last loss, where the checkpoint is.
+pub fn print_outcome(out: &TrainOutcome) {
     let done = out.step - out.start_step;
     match out.last {
         Some(s) => eprintln!(
@@ -70,7 +76,6 @@ pub fn run(args: Args) -> Result<()> {
         ),
         None => eprintln!("nothing to do: the run is already at step {}", out.step),
     }
-    Ok(())
 }
 
 /// Runs [`pipeline::train()`] with a progress bar (steps, or seconds of a time budget), printed
