@@ -266,7 +266,10 @@ fn sampler_and_checkpoint_inputs_give_one_line_errors() {
     let line = e(&["--steps", "5000"]);
     assert!(line.contains("5000") && line.contains("T = 100"), "{line}");
     let line = e(&["--size", "100000"]);
-    assert!(line.contains("side 100000") && line.contains("8192"), "{line}");
+    assert!(
+        line.contains("side 100000") && line.contains("8192"),
+        "{line}"
+    );
     let line = e(&["--threads", "0"]);
     assert!(line.contains("--threads 0"), "{line}");
     assert!(!f.root.join("never.npy").exists());

@@ -2,8 +2,8 @@
 //! any training. For Gaussian x_0, E[ε | x_t] is linear in x_t and known in closed form.
 
 use crate::sampler::{Denoiser, NoiseRng};
-use stats::power_spectrum::wavenumber;
 use crate::schedule::NoiseSchedule;
+use stats::power_spectrum::wavenumber;
 use tch::{Device, Kind, Tensor};
 
 /// Data x_0 ~ N(μ, σ_d²) independently per pixel. The exact predictor is
@@ -54,7 +54,6 @@ pub struct GrfDenoiser {
     pub mode_var: Vec<f64>,
     alphas_cumprod: Vec<f64>,
 }
-
 
 impl GrfDenoiser {
     /// From per-mode variances in pixel units, row-major [N, N/2+1].

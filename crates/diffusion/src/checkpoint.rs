@@ -310,9 +310,9 @@ pub fn load_into(
     }
     tch::no_grad(|| {
         for (name, var) in dst {
-            let s = src
-                .get(name)
-                .ok_or_else(|| crate::Error::invalid(format!("{what}: checkpoint lacks '{name}'")))?;
+            let s = src.get(name).ok_or_else(|| {
+                crate::Error::invalid(format!("{what}: checkpoint lacks '{name}'"))
+            })?;
             if s.size() != var.size() {
                 return Err(crate::Error::invalid(format!(
                     "{what}: '{name}' has shape {:?} in the checkpoint, {:?} in the network",

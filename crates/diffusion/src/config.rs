@@ -280,7 +280,8 @@ impl RunConfig {
         let Some(text) = toml_text else {
             return Ok(base);
         };
-        let over: toml::Value = toml::from_str(text).map_err(|e| Error::invalid(format!("invalid TOML: {e}")))?;
+        let over: toml::Value =
+            toml::from_str(text).map_err(|e| Error::invalid(format!("invalid TOML: {e}")))?;
         let mut merged = toml::Value::try_from(&base)
             .map_err(|e| Error::invalid(format!("preset {name}: {e}")))?;
         merge(&mut merged, over);
@@ -296,8 +297,8 @@ impl RunConfig {
         match toml_path {
             None => Self::preset(name),
             Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?;
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?;
                 Self::from_preset_and_toml(name, Some(&text))
                     .map_err(|e| Error::invalid(format!("{}: {e}", p.display())))
             }
@@ -316,7 +317,10 @@ impl RunConfig {
             );
         }
         if !(t.lr > 0.0 && t.lr.is_finite()) {
-            return Err(Error::invalid(format!("train.lr = {} must be positive", t.lr)));
+            return Err(Error::invalid(format!(
+                "train.lr = {} must be positive",
+                t.lr
+            )));
         }
         if !(0.0..1.0).contains(&t.ema_decay) {
             return Err(Error::invalid(format!(
@@ -325,7 +329,9 @@ impl RunConfig {
             )));
         }
         if t.decay == Decay::Cosine && t.decay_steps <= t.warmup_steps {
-            return Err(Error::invalid("train.decay = \"cosine\" needs decay_steps > warmup_steps"));
+            return Err(Error::invalid(
+                "train.decay = \"cosine\" needs decay_steps > warmup_steps",
+            ));
         }
         self.diffusion.schedule.build()?;
         self.diffusion.t_sampling.validate()?;

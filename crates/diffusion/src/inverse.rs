@@ -131,7 +131,6 @@ pub struct Posterior {
     pub nfe: usize,
 }
 
-
 /// Draw `n_samples` (K) posterior samples of the clean field for each observation in `y_norm`
 /// ([n, C, H, W], normalised units, white noise of standard deviation `sigma_norm`), running the
 /// reverse process with `sampler` from t* down to the data. Input i uses its own noise stream

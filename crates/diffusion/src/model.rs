@@ -4,9 +4,9 @@
 use crate::analytic::GrfDenoiser;
 use crate::checkpoint::Checkpoint;
 use crate::config::{Prediction, RunConfig};
+use crate::error::{Error, Result};
 use crate::sampler::Denoiser;
 use crate::schedule::NoiseSchedule;
-use crate::error::{Error, Result};
 use crate::unet::UNet;
 use tch::{nn::VarStore, Device, Tensor};
 
@@ -98,7 +98,9 @@ impl Checkpoint {
         let mode_var = Vec::<f64>::try_from(&var.to_kind(tch::Kind::Double).flatten(0, -1))
             .map_err(|e| Error::invalid(format!("{PRIOR_MODE_VAR}: {e}")))?;
         if mode_var.iter().any(|v| *v < 0.0) {
-            return Err(Error::invalid(format!("{PRIOR_MODE_VAR} holds a negative variance")));
+            return Err(Error::invalid(format!(
+                "{PRIOR_MODE_VAR} holds a negative variance"
+            )));
         }
         Ok(Some(GrfDenoiser::from_mode_variance(
             schedule,
@@ -141,7 +143,9 @@ impl Denoiser for NetDenoiser<'_> {
 /// default, the number of cores.
 pub fn select_device(arg: Option<&str>, threads: Option<usize>) -> Result<Device> {
     if threads == Some(0) {
-        return Err(Error::invalid("--threads 0: give at least 1 thread (or leave it out for all cores)"));
+        return Err(Error::invalid(
+            "--threads 0: give at least 1 thread (or leave it out for all cores)",
+        ));
     }
     let dev = match arg.map(|s| s.trim().to_ascii_lowercase()) {
         None => Device::cuda_if_available(),
@@ -161,7 +165,11 @@ pub fn select_device(arg: Option<&str>, threads: Option<usize>) -> Result<Device
             }
             Device::Cuda(i)
         }
-        Some(s) => return Err(Error::invalid(format!("--device '{s}': expected cpu, cuda or cuda:N"))),
+        Some(s) => {
+            return Err(Error::invalid(format!(
+                "--device '{s}': expected cpu, cuda or cuda:N"
+            )))
+        }
     };
     if dev == Device::Cpu {
         let n = threads.unwrap_or_else(|| {

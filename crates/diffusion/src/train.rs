@@ -11,10 +11,10 @@ use crate::analytic::GrfDenoiser;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{Loss, Prediction, RunConfig, TimestepSampling};
 use crate::ema::Ema;
+use crate::error::{bail, ensure, Context, Result};
 use crate::model::{prior_prediction, prior_tensors, Net, NetDenoiser};
 use crate::sampler::{self, SamplerConfig};
 use crate::schedule::NoiseSchedule;
-use crate::error::{bail, ensure, Context, Result};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -289,9 +289,7 @@ impl Trainer {
     /// Errors when the config asks for the Gaussian prior and none has been set.
     pub fn train_step(&mut self, x0: &Tensor, cond: Option<&Tensor>) -> Result<StepStats> {
         if self.cfg.diffusion.gaussian_prior && self.prior.is_none() {
-            bail!(
-                "diffusion.gaussian_prior is on but no prior is set (Trainer::set_prior)"
-            );
+            bail!("diffusion.gaussian_prior is on but no prior is set (Trainer::set_prior)");
         }
         let step = self.step;
         let s = x0.size();
@@ -474,9 +472,7 @@ pub fn run_with(
         bail!("give a budget: a number of steps or of minutes");
     }
     if tr.cfg.diffusion.gaussian_prior && tr.prior.is_none() {
-        bail!(
-            "diffusion.gaussian_prior is on but no prior was fitted (Trainer::set_prior)"
-        );
+        bail!("diffusion.gaussian_prior is on but no prior was fitted (Trainer::set_prior)");
     }
     if let Some(p) = &tr.prior {
         ensure!(
@@ -631,4 +627,3 @@ pub fn sample_preview(tr: &Trainer, data: &dyn BatchSource) -> Result<ndarray::A
     ndarray::Array3::from_shape_vec((n, size as usize, size as usize), v)
         .context("preview fields have an unexpected size")
 }
-

@@ -128,7 +128,9 @@ impl Config {
             return Err(Error::invalid("unet.res_blocks must be at least 1"));
         }
         if self.base_channels <= 0 || self.heads <= 0 || self.head_dim <= 0 || self.groups <= 0 {
-            return Err(Error::invalid("unet.base_channels, heads, head_dim and groups must be positive"));
+            return Err(Error::invalid(
+                "unet.base_channels, heads, head_dim and groups must be positive",
+            ));
         }
         for &m in &self.channel_mults {
             let c = m * self.base_channels;
@@ -140,10 +142,15 @@ impl Config {
             }
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::invalid(format!("unet.dropout = {} is not in [0, 1)", self.dropout)));
+            return Err(Error::invalid(format!(
+                "unet.dropout = {} is not in [0, 1)",
+                self.dropout
+            )));
         }
         if self.base_channels % 2 != 0 {
-            return Err(Error::invalid("unet.base_channels must be even (sinusoidal embedding)"));
+            return Err(Error::invalid(
+                "unet.base_channels must be even (sinusoidal embedding)",
+            ));
         }
         Ok(())
     }
@@ -184,8 +191,7 @@ impl ResBlock {
             conv2: Conv2d::new(&p / "block2" / "proj", cout, cout, 3, same3),
             norm2: GroupNorm::new(&p / "block2" / "norm", cfg.groups, cout),
             temb: tdim.map(|d| Linear::new(&p / "mlp", d, cout)),
-            skip: (cin != cout)
-                .then(|| Conv2d::new(&p / "res_conv", cin, cout, 1, pointwise)),
+            skip: (cin != cout).then(|| Conv2d::new(&p / "res_conv", cin, cout, 1, pointwise)),
             dropout: cfg.dropout,
         }
     }

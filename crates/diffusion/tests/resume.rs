@@ -200,7 +200,9 @@ fn zero_log_interval_and_zero_threads_are_refused() {
     c.train.log_every = 0;
     let e = c.validate().unwrap_err().to_string();
     assert!(e.contains("log_every"), "{e}");
-    let e = diffusion::model::select_device(Some("cpu"), Some(0)).unwrap_err().to_string();
+    let e = diffusion::model::select_device(Some("cpu"), Some(0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("--threads 0"), "{e}");
     // Found by the config fuzz target and its corpus replay: T = 4e9 asked for 32 GB per
     // schedule table, and 70 levels overflowed the stride 2^(levels-1).
@@ -208,7 +210,8 @@ fn zero_log_interval_and_zero_threads_are_refused() {
         "cpu-small",
         Some("[diffusion.schedule]\ntimesteps = 4000000000\n"),
     )
-    .unwrap_err().to_string();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("4000000000") && e.contains("100000"), "{e}");
     let mults = vec!["1"; 70].join(", ");
     let atts = vec!["\"none\""; 70].join(", ");
@@ -218,6 +221,7 @@ fn zero_log_interval_and_zero_threads_are_refused() {
             "[unet]\nchannel_mults = [{mults}]\nattention = [{atts}]\n"
         )),
     )
-    .unwrap_err().to_string();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("70 levels"), "{e}");
 }

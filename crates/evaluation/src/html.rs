@@ -381,9 +381,10 @@ pub fn write_run_report(
 ) -> Result<PathBuf> {
     let mut figs: Vec<Vec<Figure>> = Vec::with_capacity(sets.len());
     for set in sets {
-        let s = run.samples.get(set.sample).with_context(|| {
-            format!("sample set {} is not in the run record", set.sample)
-        })?;
+        let s = run
+            .samples
+            .get(set.sample)
+            .with_context(|| format!("sample set {} is not in the run record", set.sample))?;
         let prefix = format!("{}_", s.sampler);
         let n_ref = reference.len().min(8);
         let n_gen = set.generated.len().min(8);

@@ -29,8 +29,8 @@ pub mod verdict;
 pub use error::{Error, Result};
 pub use figures::{write_figures, Figure};
 pub use html::{
-    render_html, summary_table_html, write_evaluation_report, write_run_report, LossCurve, ReportInput, RunSet,
-    Section,
+    render_html, summary_table_html, write_evaluation_report, write_run_report, LossCurve,
+    ReportInput, RunSet, Section,
 };
 pub use records::{
     locate, read_json, read_loss_log, versions, write_json, RunRecord, SampleRecord,

@@ -750,7 +750,11 @@ pub fn write_grid_png(fields: ndarray::ArrayView3<f32>, png: &Path) -> Result<()
             for j in 0..w {
                 let v = fields[[k, i, j]] as f64;
                 let c = viridis((v - lo) / span);
-                img.put_pixel((c0 + j) as u32, (r0 + i) as u32, image::Rgb([c.0, c.1, c.2]));
+                img.put_pixel(
+                    (c0 + j) as u32,
+                    (r0 + i) as u32,
+                    image::Rgb([c.0, c.1, c.2]),
+                );
             }
         }
     }
@@ -783,7 +787,8 @@ pub fn panels_png<const C: usize>(
     let w = C as u32 * (pw + gap) + gap;
     let h = head + rows.len() as u32 * (pw + gap + 16) + gap;
     render_png(path, (w, h), |root| {
-        let de = |e: &dyn std::fmt::Display| Error::Invalid(format!("drawing {}: {e}", path.display()));
+        let de =
+            |e: &dyn std::fmt::Display| Error::Invalid(format!("drawing {}: {e}", path.display()));
         root.draw(&Text::new(
             title.to_string(),
             (gap as i32, 6),
@@ -902,7 +907,8 @@ pub fn line_chart(
     };
     let (w, h) = (900u32, 600u32);
     render_png(path, (w, h), |root| {
-        let de = |e: &dyn std::fmt::Display| Error::Invalid(format!("drawing {}: {e}", path.display()));
+        let de =
+            |e: &dyn std::fmt::Display| Error::Invalid(format!("drawing {}: {e}", path.display()));
         let mut cb = ChartBuilder::on(root);
         cb.caption(title, ("sans-serif", 20))
             .margin(12)

@@ -236,7 +236,10 @@ pub fn load_maps(path: &Path, max: Option<usize>) -> Result<Vec<Array2<f64>>> {
     }
     let n = max.unwrap_or(usize::MAX).min(stack.len());
     if n == 0 {
-        bail!("{}: at most 0 maps asked for; give at least 1", path.display());
+        bail!(
+            "{}: at most 0 maps asked for; give at least 1",
+            path.display()
+        );
     }
     Ok((0..n).map(|i| stack.map(i)).collect())
 }

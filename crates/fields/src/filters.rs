@@ -11,12 +11,12 @@
 //! corresponds to mode variance `N² P(k)/L²` at k = 2π q/L, q = |(kx, ky)|.
 
 use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
-use stats::power_spectrum::wavenumber;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use realfft::num_complex::Complex;
 use stats::fft::FftPlan;
+use stats::power_spectrum::wavenumber;
 
 /// Errors from the filters.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -46,7 +46,6 @@ pub enum FilterError {
 }
 
 pub type Result<T> = std::result::Result<T, FilterError>;
-
 
 /// |k| in integer units for rfft index (a, c).
 fn qmag(a: usize, c: usize, n: usize) -> f64 {
@@ -80,8 +79,11 @@ impl Fft2 {
         let mut spec: Vec<Complex<f64>> = f.iter().copied().collect();
         let norm = 1.0 / (self.n * self.n) as f64;
         let out = self.plan.inverse_2d(&mut spec);
-        Array2::from_shape_vec((self.n, self.n), out.into_iter().map(|v| v * norm).collect())
-            .expect("plan sizes")
+        Array2::from_shape_vec(
+            (self.n, self.n),
+            out.into_iter().map(|v| v * norm).collect(),
+        )
+        .expect("plan sizes")
     }
 
     /// Multiply the spectrum of `x` by a real gain per rfft mode and transform back.

@@ -195,7 +195,11 @@ impl TrainedRun {
     }
 
     /// The conditioning rows for `n` fields, checked against the model's `cond_dim`.
-    fn condition_rows(&self, params: Option<&Array2<f32>>, n: usize) -> Result<Option<Array2<f32>>> {
+    fn condition_rows(
+        &self,
+        params: Option<&Array2<f32>>,
+        n: usize,
+    ) -> Result<Option<Array2<f32>>> {
         let d = self.config.unet.cond_dim as usize;
         match (d, params) {
             (0, None) => Ok(None),
@@ -204,7 +208,10 @@ impl TrainedRun {
                 bail!("the model is conditioned on {d} parameters: give them (v1,v2,...)")
             }
             (d, Some(p)) if p.ncols() != d => {
-                bail!("{} parameter values given, the model expects {d}", p.ncols())
+                bail!(
+                    "{} parameter values given, the model expects {d}",
+                    p.ncols()
+                )
             }
             (_, Some(p)) if p.nrows() != 1 && p.nrows() != n => bail!(
                 "{} rows of parameters for {n} fields: give one row, or one per field",

@@ -126,8 +126,12 @@ fn parse_recorded(text: &str, what: &Path) -> Result<(Recorded, Option<DatasetMe
         };
         return Ok((r, Some(meta)));
     }
-    let v: serde_json::Value = serde_json::from_str(text)
-        .with_context(|| format!("{}: the stored dataset description is not JSON", what.display()))?;
+    let v: serde_json::Value = serde_json::from_str(text).with_context(|| {
+        format!(
+            "{}: the stored dataset description is not JSON",
+            what.display()
+        )
+    })?;
     let norm_v = ["normalization", "normalisation", "norm"]
         .iter()
         .find_map(|k| v.get(*k).cloned())
@@ -181,7 +185,11 @@ impl TrainedRun {
             source: Box::new(e),
         };
         let config = ck.config.clone();
-        let schedule = config.diffusion.schedule.build().map_err(|e| at(e.into()))?;
+        let schedule = config
+            .diffusion
+            .schedule
+            .build()
+            .map_err(|e| at(e.into()))?;
         let net = Net::new(&config, device, 0).map_err(at)?;
         let group = if raw_weights { "model" } else { "ema" };
         checkpoint::load_into(&net.named_params(), &ck.group(group), group).map_err(at)?;

@@ -10,9 +10,7 @@ use diffusion::train::{TrainEvent, Trainer};
 use fields::dataset::{prepare, NormKind, PrepareConfig};
 use fields::transform::{Normalization, PointTransform};
 use ndarray::{Array3, Axis};
-use pipeline::{
-    GenerateOptions, LoadOptions, OutOfRange, Progress, TrainOptions, TrainedRun,
-};
+use pipeline::{GenerateOptions, LoadOptions, OutOfRange, Progress, TrainOptions, TrainedRun};
 use rand::Rng;
 use std::path::Path;
 
@@ -195,13 +193,19 @@ fn a_checkpoint_with_a_bare_normalisation_takes_the_transform_from_the_run_folde
     let text = format!("{TINY}\n[diffusion]\ngaussian_prior = false\n");
     let cfg = RunConfig::from_preset_and_toml("cpu-small", Some(&text)).unwrap();
     let tr = Trainer::new(cfg, 0, Device::Cpu).unwrap();
-    let norm = Normalization::MinMax { min: -1.0, max: 3.0 };
+    let norm = Normalization::MinMax {
+        min: -1.0,
+        max: 3.0,
+    };
     let ck = d.path().join(diffusion::checkpoint::FILE_NAME);
     tr.save(&ck, Some(&serde_json::to_string(&norm).unwrap()))
         .unwrap();
 
     // No transform anywhere: refused, saying what is missing.
-    let e = TrainedRun::load(d.path(), &cpu()).err().unwrap().to_string();
+    let e = TrainedRun::load(d.path(), &cpu())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("transform"), "{e}");
 
     // The run folder's dataset.json (the old layout) supplies transform and resolution.

@@ -12,14 +12,14 @@
 //! [`stats::power_spectrum::wavenumber`]. Same seed, same field: the noise comes from ChaCha20 with one
 //! stream per plane, so results do not depend on the number of threads.
 
-use stats::fft::FftPlan;
-use stats::power_spectrum::wavenumber;
 use ndarray::{Array2, Array3};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use rustfft::num_complex::Complex64;
+use stats::fft::FftPlan;
+use stats::power_spectrum::wavenumber;
 use std::f64::consts::PI;
 
 /// Unit-variance white noise on n^d points (d = 2 or 3), one ChaCha20 stream per outermost index.

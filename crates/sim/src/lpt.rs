@@ -7,11 +7,11 @@
 //! lengths in Mpc/h): p = a² E(a) [f₁ D₁ s⁽¹⁾ + f₂ D₂ s⁽²⁾] with f₂ ≈ 2 Ω_m(a)^{6/11}.
 
 use crate::cosmology::Cosmology;
-use stats::fft::FftPlan;
 use crate::grf::{gaussian_modes_3d, par_modes_3d};
 use crate::Particles;
 use rayon::prelude::*;
 use rustfft::num_complex::Complex64;
+use stats::fft::FftPlan;
 use std::f64::consts::PI;
 
 /// Real-space field from `spec` multiplied mode by mode with `mult(k_int)` (k_int the integer

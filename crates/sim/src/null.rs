@@ -14,8 +14,6 @@
 //! `diffusion::analytic::GrfDenoiser::from_mode_variance` takes. Same seed, same fields: field
 //! j uses the ChaCha20 streams j·N … j·N + N − 1 of `seed`, so results do not depend on threads.
 
-use stats::fft::FftPlan;
-use stats::power_spectrum::wavenumber;
 use crate::SimError;
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -23,6 +21,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use rustfft::num_complex::Complex64;
+use stats::fft::FftPlan;
+use stats::power_spectrum::wavenumber;
 
 /// A fitted Gaussian null; see the module documentation.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,9 +9,9 @@
 //! modes once), so `nmodes` is the number of independent modes, and for a Gaussian field the
 //! relative standard error of P_b is 1/sqrt(nmodes).
 
+use ndarray::ArrayView3;
 use stats::fft::FftPlan;
 use stats::power_spectrum::wavenumber;
-use ndarray::ArrayView3;
 use std::f64::consts::PI;
 
 /// Binned power spectrum. k in h/Mpc, P in (field units)²·(Mpc/h)^d.

@@ -20,11 +20,11 @@
 //! g_f = (3/2) Ω_m D / a (so F = g_f s in linear theory).
 
 use crate::cosmology::Cosmology;
-use stats::fft::FftPlan;
 use crate::grf::par_modes_3d;
 use crate::Particles;
 use rayon::prelude::*;
 use rustfft::num_complex::Complex64;
+use stats::fft::FftPlan;
 use std::f64::consts::PI;
 
 /// CIC weights: lower cell index and weights for the two cells along one axis.

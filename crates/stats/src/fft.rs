@@ -12,7 +12,6 @@ use rustfft::num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
-
 /// FFT of every contiguous line of length `fft.len()` in `lines`.
 fn fft_lines(lines: &mut [Complex64], fft: &Arc<dyn Fft<f64>>) {
     let n = fft.len();

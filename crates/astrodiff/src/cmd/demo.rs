@@ -576,8 +576,7 @@ pub fn run(args: Args) -> Result<()> {
         })
         .collect();
     let reference: Vec<ndarray::Array2<f64>> = real.iter().take(8).cloned().collect();
-    let (steps, loss): (Vec<f64>, Vec<f64>) =
-        losses.iter().map(|&(s, l)| (s as f64, l)).unzip();
+    let (steps, loss): (Vec<f64>, Vec<f64>) = losses.iter().map(|&(s, l)| (s as f64, l)).unzip();
     let curve = if resume {
         report::LossCurve::FromLog
     } else {
@@ -697,8 +696,6 @@ fn forward_cost(args: &Args, overrides: &str, n: usize) -> Result<(f64, f64)> {
     Ok((time(16), time(2)))
 }
 
-
-
 /// The smallest positive pixel of a stack, if some pixel is ≤ 0 (else `None`: no floor needed).
 fn smallest_positive(path: &Path) -> Result<Option<f64>> {
     let stack = fields::MapStack::open(path)?;
@@ -743,7 +740,11 @@ fn draw(
     } else {
         steps
     };
-    let maps = g.fields.outer_iter().map(|m| m.mapv(|v| v as f64)).collect();
+    let maps = g
+        .fields
+        .outer_iter()
+        .map(|m| m.mapv(|v| v as f64))
+        .collect();
     let record = SampleRecord {
         sampler: sampler.into(),
         steps,

@@ -21,14 +21,14 @@
 pub use evaluation::denoising as metrics;
 
 use crate::cmd::denoise;
+use anyhow::{bail, Context, Result};
 use evaluation::plot::{line_chart, LineChart};
 use fields::dataset::PreparedDataset;
-use pipeline::{Injection, LoadOptions, PosteriorConfig, TrainedRun};
-use anyhow::{bail, Context, Result};
 use fields::filters;
 use fields::MapStack;
 use metrics::{Scores, Summary};
 use ndarray::{s, Array2, Array3, ArrayView2, Axis};
+use pipeline::{Injection, LoadOptions, PosteriorConfig, TrainedRun};
 use rand::Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -270,7 +270,6 @@ fn load_split(
     }
     Ok(out)
 }
-
 
 /// Standard normal from a ChaCha stream (Box–Muller; the CLI crate has no rand_distr).
 fn gauss(rng: &mut impl Rng) -> f64 {

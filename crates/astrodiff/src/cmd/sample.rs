@@ -103,7 +103,11 @@ pub fn run(args: Args) -> Result<()> {
 /// Draws the fields with a progress bar, and says what the out-of-range rule did.
 pub fn generate(run: &TrainedRun, opts: &GenerateOptions) -> Result<Generated> {
     let per = opts.sampler.steps.unwrap_or(run.schedule.timesteps());
-    let bar = crate::progress::bar(opts.n.div_ceil(opts.batch.max(1)) * per, "calls", "sampling");
+    let bar = crate::progress::bar(
+        opts.n.div_ceil(opts.batch.max(1)) * per,
+        "calls",
+        "sampling",
+    );
     let mut cb = |i: usize, _n: usize| bar.set_position(i as u64);
     let g = run
         .generate(opts, Some(&mut cb))
@@ -139,7 +143,9 @@ fn write(args: &Args, g: &Generated) -> Result<()> {
     fields::io::write_npy_f32(&args.out, g.fields.view())
         .with_context(|| format!("writing {}", args.out.display()))?;
     let png = args.out.with_extension("png");
-    let shown = g.normalised.slice(ndarray::s![..g.normalised.dim().0.min(64), .., ..]);
+    let shown = g
+        .normalised
+        .slice(ndarray::s![..g.normalised.dim().0.min(64), .., ..]);
     evaluation::plot::write_grid_png(shown, &png)?;
     Ok(())
 }

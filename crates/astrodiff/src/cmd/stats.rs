@@ -117,7 +117,6 @@ fn data_range(inputs: &[&Input], t: Transform) -> Result<(f64, f64)> {
     Ok((lo, hi))
 }
 
-
 /// Resolves edges and thresholds (given, or defaults from the data of `range_from`, with the
 /// thresholds from the percentiles of `threshold_from`) and checks them.
 pub(crate) fn resolve_config(
