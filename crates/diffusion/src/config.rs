@@ -358,6 +358,17 @@ impl RunConfig {
     }
 }
 
+/// Two TOML texts merged key by key, `over` winning (tables merge recursively): how a TOML
+/// override applies to a preset, and how the demo stacks a user's file over its own override.
+pub fn merge_toml(base: &str, over: &str) -> Result<String> {
+    let mut a: toml::Value =
+        toml::from_str(base).map_err(|e| Error::invalid(format!("invalid TOML: {e}")))?;
+    let b: toml::Value =
+        toml::from_str(over).map_err(|e| Error::invalid(format!("invalid TOML: {e}")))?;
+    merge(&mut a, b);
+    toml::to_string(&a).map_err(|e| Error::invalid(format!("merged TOML: {e}")))
+}
+
 fn merge(base: &mut toml::Value, over: toml::Value) {
     match (base, over) {
         (toml::Value::Table(b), toml::Value::Table(o)) => {

@@ -10,7 +10,8 @@
 //! scales. The MFs use the *open* boundary convention for the same reason.
 
 use crate::error::{Context, Result};
-use ndarray::{ArrayView2, ArrayView3, Axis};
+use fields::filters;
+use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis};
 use serde::Serialize;
 use stats::{minkowski, MfConvention, PowerSpectrumPlan};
 
@@ -480,5 +481,96 @@ mod tests {
         assert_eq!(m.dim(), (2 * n, 2 * n));
         assert_eq!(m[[2 * n - 1, 0]], ramp[[0, 0]]);
         assert_eq!(m[[n, n]], ramp[[n - 1, n - 1]]);
+    }
+}
+
+/// The classical denoisers a diffusion posterior is scored against: the Wiener filter with the
+/// signal spectrum of training patches (the exact posterior mean if the field were Gaussian) and
+/// a Gaussian smoothing of the width that minimises the MSE on training patches
+/// (`fields::filters`). With `mirror_ext`, non-periodic patches are filtered on their 2N×2N
+/// mirror extension and cropped back.
+pub struct Baselines {
+    mirror: bool,
+    spectrum: filters::SignalSpectrum,
+    /// Training patches as the filters see them (mirrored when `mirror`).
+    train: Array3<f64>,
+}
+
+impl Baselines {
+    pub fn new(train: &Array3<f64>, mirror_ext: bool) -> Result<Self> {
+        let train = if mirror_ext {
+            let (p, n, _) = train.dim();
+            let mut out = Array3::zeros((p, 2 * n, 2 * n));
+            for i in 0..p {
+                out.index_axis_mut(Axis(0), i)
+                    .assign(&mirror(train.index_axis(Axis(0), i)));
+            }
+            out
+        } else {
+            train.clone()
+        };
+        let spectrum = filters::estimate_signal_spectrum(train.view())?;
+        Ok(Self {
+            mirror: mirror_ext,
+            spectrum,
+            train,
+        })
+    }
+    fn prep(&self, y: ArrayView2<f64>) -> Array2<f64> {
+        if self.mirror {
+            mirror(y)
+        } else {
+            y.to_owned()
+        }
+    }
+    fn crop(&self, x: Array2<f64>, n: usize) -> Array2<f64> {
+        x.slice(s![..n, ..n]).to_owned()
+    }
+    pub fn wiener(&self, y: ArrayView2<f64>, sigma: f64) -> Result<Array2<f64>> {
+        let f = filters::wiener_filter(
+            self.prep(y).view(),
+            self.spectrum.mode_var.view(),
+            sigma,
+            self.spectrum.mean,
+        )?;
+        Ok(self.crop(f, y.nrows()))
+    }
+    pub fn best_width(&self, sigma: f64, seed: u64) -> Result<f64> {
+        Ok(filters::best_gaussian_sigma(self.train.view(), sigma, seed)?.sigma_px)
+    }
+    pub fn smooth(&self, y: ArrayView2<f64>, width: f64) -> Result<Array2<f64>> {
+        Ok(self.crop(
+            filters::gaussian_smooth(self.prep(y).view(), width)?,
+            y.nrows(),
+        ))
+    }
+}
+
+/// One noise level: a fixed σ (trained units), or a signal-to-noise ratio per patch.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum Level {
+    Sigma(f64),
+    Snr(f64),
+}
+
+impl Level {
+    pub fn label(&self) -> String {
+        match self {
+            Level::Sigma(s) => format!("sigma={s}"),
+            Level::Snr(r) => format!("snr={r}"),
+        }
+    }
+    /// σ (trained units) for a true patch.
+    pub fn sigma_for(&self, truth: ArrayView2<f64>) -> f64 {
+        match *self {
+            Level::Sigma(s) => s,
+            // σ = the true patch's pixel std / r.
+            Level::Snr(r) => {
+                let n = truth.len() as f64;
+                let m = truth.sum() / n;
+                (truth.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n).sqrt() / r
+            }
+        }
     }
 }

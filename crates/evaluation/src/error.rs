@@ -23,6 +23,8 @@ pub enum Error {
     #[error(transparent)]
     Sim(#[from] sim::SimError),
     #[error(transparent)]
+    Filter(#[from] fields::filters::FilterError),
+    #[error(transparent)]
     Write(#[from] atomicio::Error),
 }
 

@@ -139,29 +139,6 @@ fn stage(t0: &Instant, n: usize, total: usize, what: &str) {
     );
 }
 
-/// Merges two TOML texts, the second winning.
-fn merge_toml(base: &str, over: &str) -> Result<String> {
-    fn merge(a: &mut toml::Value, b: toml::Value) {
-        match (a, b) {
-            (toml::Value::Table(a), toml::Value::Table(b)) => {
-                for (k, v) in b {
-                    match a.get_mut(&k) {
-                        Some(x) => merge(x, v),
-                        None => {
-                            a.insert(k, v);
-                        }
-                    }
-                }
-            }
-            (a, b) => *a = b,
-        }
-    }
-    let mut a: toml::Value = toml::from_str(base).context("demo schedule override")?;
-    let b: toml::Value = toml::from_str(over).context("--config")?;
-    merge(&mut a, b);
-    Ok(toml::to_string(&a)?)
-}
-
 fn rel(p: &Path, base: &Path) -> String {
     p.strip_prefix(base).unwrap_or(p).display().to_string()
 }
@@ -192,7 +169,8 @@ pub fn run(args: Args) -> Result<()> {
         Some(p) => {
             let user = std::fs::read_to_string(p)
                 .with_context(|| format!("reading --config {}", p.display()))?;
-            merge_toml(PAPER_SCHEDULE_TOML, &user).with_context(|| format!("{}", p.display()))?
+            diffusion::config::merge_toml(PAPER_SCHEDULE_TOML, &user)
+                .with_context(|| format!("{}", p.display()))?
         }
         None => PAPER_SCHEDULE_TOML.to_string(),
     };

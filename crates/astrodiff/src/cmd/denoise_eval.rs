@@ -24,9 +24,8 @@ use crate::cmd::denoise;
 use anyhow::{bail, Context, Result};
 use evaluation::plot::{line_chart, LineChart};
 use fields::dataset::PreparedDataset;
-use fields::filters;
 use fields::MapStack;
-use metrics::{Scores, Summary};
+use metrics::{Baselines, Level, Scores, Summary};
 use ndarray::{s, Array2, Array3, ArrayView2, Axis};
 use pipeline::{Injection, LoadOptions, PosteriorConfig, TrainedRun};
 use rand::Rng;
@@ -96,94 +95,6 @@ pub enum Boundary {
     Mirror,
 }
 
-pub use metrics::mirror;
-
-/// The classical filters with a boundary treatment.
-struct Baselines {
-    mirror: bool,
-    spectrum: filters::SignalSpectrum,
-    /// Training patches as the filters see them (mirrored when `mirror`).
-    train: Array3<f64>,
-}
-
-impl Baselines {
-    fn new(train: &Array3<f64>, mirror_ext: bool) -> Result<Self> {
-        let train = if mirror_ext {
-            let (p, n, _) = train.dim();
-            let mut out = Array3::zeros((p, 2 * n, 2 * n));
-            for i in 0..p {
-                out.index_axis_mut(Axis(0), i)
-                    .assign(&mirror(train.index_axis(Axis(0), i)));
-            }
-            out
-        } else {
-            train.clone()
-        };
-        let spectrum = filters::estimate_signal_spectrum(train.view())?;
-        Ok(Self {
-            mirror: mirror_ext,
-            spectrum,
-            train,
-        })
-    }
-    fn prep(&self, y: ArrayView2<f64>) -> Array2<f64> {
-        if self.mirror {
-            mirror(y)
-        } else {
-            y.to_owned()
-        }
-    }
-    fn crop(&self, x: Array2<f64>, n: usize) -> Array2<f64> {
-        x.slice(s![..n, ..n]).to_owned()
-    }
-    fn wiener(&self, y: ArrayView2<f64>, sigma: f64) -> Result<Array2<f64>> {
-        let f = filters::wiener_filter(
-            self.prep(y).view(),
-            self.spectrum.mode_var.view(),
-            sigma,
-            self.spectrum.mean,
-        )?;
-        Ok(self.crop(f, y.nrows()))
-    }
-    fn best_width(&self, sigma: f64, seed: u64) -> Result<f64> {
-        Ok(filters::best_gaussian_sigma(self.train.view(), sigma, seed)?.sigma_px)
-    }
-    fn smooth(&self, y: ArrayView2<f64>, width: f64) -> Result<Array2<f64>> {
-        Ok(self.crop(
-            filters::gaussian_smooth(self.prep(y).view(), width)?,
-            y.nrows(),
-        ))
-    }
-}
-
-/// One noise level.
-#[derive(Clone, Copy, Debug, Serialize)]
-#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
-pub enum Level {
-    Sigma(f64),
-    Snr(f64),
-}
-
-impl Level {
-    fn label(&self) -> String {
-        match self {
-            Level::Sigma(s) => format!("sigma={s}"),
-            Level::Snr(r) => format!("snr={r}"),
-        }
-    }
-    /// σ (trained units) for a true patch.
-    fn sigma_for(&self, truth: ArrayView2<f64>) -> f64 {
-        match *self {
-            Level::Sigma(s) => s,
-            Level::Snr(r) => {
-                let n = truth.len() as f64;
-                let m = truth.sum() / n;
-                (truth.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n).sqrt() / r
-            }
-        }
-    }
-}
-
 pub const METHODS: [&str; 5] = [
     "noisy",
     "wiener",
@@ -236,25 +147,24 @@ struct Report<'a> {
 /// Patches of a prepared split, back in the trained space (inverse of that dataset's
 /// normalisation; its transform must match the model's).
 fn load_split(
-    dir: &Path,
+    ds: &PreparedDataset,
     split: &str,
     limit: Option<usize>,
     model: &TrainedRun,
 ) -> Result<Array3<f64>> {
+    let dir = &ds.dir;
     let file = dir.join(format!("{split}.npy"));
     let stack = MapStack::open(&file)
         .with_context(|| format!("reading the '{split}' split of {}", dir.display()))?;
     stack.check_finite()?;
-    let meta = PreparedDataset::open(dir)?.meta;
     let space = pipeline::Space {
-        transform: meta.transform,
-        norm: meta.normalization,
+        transform: ds.meta.transform,
+        norm: ds.meta.normalization,
     };
-    let ds = dir.join("dataset.json");
     if space.transform != model.space()?.transform {
         bail!(
             "{}: data transform {:?} differs from the model's {:?}",
-            ds.display(),
+            dir.join("dataset.json").display(),
             space.transform,
             model.space()?.transform
         );
@@ -304,9 +214,14 @@ pub fn run(args: Args) -> Result<()> {
     let _guard = diffusion::tch::no_grad_guard();
     let model = TrainedRun::load(&args.checkpoint, &LoadOptions::default())?;
     let space = model.space()?.clone();
-    let test = load_split(&args.data, &args.split, args.n_maps, &model)?;
+    let data = PreparedDataset::open(&args.data)?;
+    let test = load_split(&data, &args.split, args.n_maps, &model)?;
     let train_dir = args.train_data.clone().unwrap_or_else(|| args.data.clone());
-    let train = load_split(&train_dir, "train", Some(args.n_train), &model)?;
+    let train_ds = match &args.train_data {
+        Some(d) => PreparedDataset::open(d)?,
+        None => data.clone(),
+    };
+    let train = load_split(&train_ds, "train", Some(args.n_train), &model)?;
     let (m, n, _) = test.dim();
     model.check_input_side(n, &args.data.join(format!("{}.npy", args.split)))?;
     if train.dim().1 != n {
@@ -319,7 +234,7 @@ pub fn run(args: Args) -> Result<()> {
     let mirror_ext = match args.baseline_boundary {
         Boundary::Periodic => false,
         Boundary::Mirror => true,
-        Boundary::Auto => !PreparedDataset::open(&args.data)?.periodic(),
+        Boundary::Auto => !data.periodic(),
     };
     let baselines = Baselines::new(&train, mirror_ext)?;
     let scale = space.scale();
