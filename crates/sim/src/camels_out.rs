@@ -165,6 +165,56 @@ fn load_done(path: &Path, shape: (usize, usize, usize)) -> Option<Array3<f32>> {
     (a.dim() == shape).then_some(a)
 }
 
+/// Runs simulation `e` of the suite: its 3 × slabs maps (in the order of the maps file) and
+/// its cosmology.
+fn simulate_entry(
+    cfg: &SuiteConfig,
+    e: &SuiteEntry,
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<(Array3<f32>, CosmoParams), SimError> {
+    let params = CosmoParams::with(e.omega_m, e.sigma_8);
+    let out = simulate(&cfg.sim, params, e.seed, |step| {
+        progress(Event::Step { sim: e.index, step })
+    })?;
+    let n = cfg.sim.map_res;
+    let mut stack = Array3::<f32>::zeros((3 * cfg.sim.slabs, n, n));
+    for (m, map) in out.maps.iter().enumerate() {
+        stack.slice_mut(s![m, .., ..]).assign(map);
+    }
+    Ok((stack, params))
+}
+
+/// Runs the whole suite in memory (nothing written, nothing resumed): the maps of every
+/// simulation, `(n_sims · 3 · slabs, N, N)` in the order of the maps file that [`run_suite`]
+/// writes, and the design (one entry per simulation). Same seeds, same maps as [`run_suite`].
+pub fn simulate_suite(
+    cfg: &SuiteConfig,
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<(Array3<f32>, Vec<SuiteEntry>), SimError> {
+    cfg.sim.validate()?;
+    if cfg.n_sims == 0 {
+        return Err(SimError::Param("n_sims must be at least 1".into()));
+    }
+    let entries = design(cfg);
+    let per_sim = 3 * cfg.sim.slabs;
+    let n = cfg.sim.map_res;
+    let stacks = entries
+        .par_iter()
+        .with_max_len(1)
+        .map(|e| {
+            let (stack, _) = simulate_entry(cfg, e, progress)?;
+            progress(Event::Done(e.index));
+            Ok(stack)
+        })
+        .collect::<Result<Vec<_>, SimError>>()?;
+    let mut all = Array3::<f32>::zeros((cfg.n_sims * per_sim, n, n));
+    for (i, st) in stacks.iter().enumerate() {
+        all.slice_mut(s![i * per_sim..(i + 1) * per_sim, .., ..])
+            .assign(st);
+    }
+    Ok((all, entries))
+}
+
 /// Runs (or resumes) the suite and assembles the CAMELS-layout files in `out_dir`.
 pub fn run_suite(
     cfg: &SuiteConfig,
@@ -218,14 +268,7 @@ pub fn run_suite(
         .with_max_len(1)
         .try_for_each(|e| -> Result<(), SimError> {
             let t0 = Instant::now();
-            let params = CosmoParams::with(e.omega_m, e.sigma_8);
-            let out = simulate(&cfg.sim, params, e.seed, |step| {
-                progress(Event::Step { sim: e.index, step })
-            })?;
-            let mut stack = Array3::<f32>::zeros(shape);
-            for (m, map) in out.maps.iter().enumerate() {
-                stack.slice_mut(s![m, .., ..]).assign(map);
-            }
+            let (stack, params) = simulate_entry(cfg, e, progress)?;
             let path = sim_path(&work, e.index);
             let info = serde_json::json!({
                 "index": e.index, "seed": e.seed, "omega_m": e.omega_m, "sigma_8": e.sigma_8,
