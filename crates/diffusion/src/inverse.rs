@@ -13,7 +13,9 @@
 //! * [`Injection::Paper`]: the seed code's variant, t* = the nearest step, `x_{t*} = y` unscaled
 //!   (kept for comparison; its signal amplitude and noise level are both off by 1/sqrt(ᾱ_{t*})).
 
-use crate::sampler::{sample_from, Denoiser, NoiseRng, Progress, SamplerConfig, SamplerError};
+use crate::sampler::{
+    sample_from, Denoiser, NoiseRng, Progress, SamplerConfig, SamplerError, SamplerKind,
+};
 use crate::schedule::{NoiseSchedule, ScheduleError};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -39,6 +41,8 @@ pub enum InverseError {
     BadLevel(f64),
     #[error("denoise: unknown injection {0:?} (expected exact or paper)")]
     UnknownInjection(String),
+    #[error("denoise: {0}")]
+    BadConfig(String),
 }
 
 /// How the noisy observation enters the reverse process.
@@ -119,6 +123,51 @@ pub struct PosteriorConfig {
     pub sampler: SamplerConfig,
     /// Seed of the noise top-up and the reverse-process noise.
     pub seed: u64,
+}
+
+impl PosteriorConfig {
+    /// The posterior settings, checked once here for every caller (CLI, Python): K ≥ 1
+    /// samples, ≥ 1 step when given, and a reverse process that starts at t*: `ddpm`, or `ddim`
+    /// with stochasticity η ∈ [0, 1] (`eta` is ignored for ddpm).
+    pub fn checked(
+        injection: Injection,
+        samples: usize,
+        sampler: SamplerKind,
+        steps: Option<usize>,
+        eta: f64,
+        seed: u64,
+    ) -> Result<Self, InverseError> {
+        if samples == 0 {
+            return Err(InverseError::ZeroSamples);
+        }
+        if steps == Some(0) {
+            return Err(InverseError::BadConfig(
+                "steps = 0: at least 1 step from t* to the data".into(),
+            ));
+        }
+        let sampler = match sampler {
+            SamplerKind::Ddpm => SamplerConfig::new(SamplerKind::Ddpm, steps),
+            SamplerKind::Ddim { .. } => {
+                if !(0.0..=1.0).contains(&eta) {
+                    return Err(InverseError::BadConfig(format!(
+                        "eta = {eta} must be in [0, 1]"
+                    )));
+                }
+                SamplerConfig::new(SamplerKind::Ddim { eta }, steps)
+            }
+            other => {
+                return Err(InverseError::BadConfig(format!(
+                    "sampler {other:?}: denoising runs ddpm or ddim from t*"
+                )))
+            }
+        };
+        Ok(PosteriorConfig {
+            injection,
+            samples,
+            sampler,
+            seed,
+        })
+    }
 }
 
 /// Posterior samples for a batch of observations.

@@ -15,7 +15,7 @@
 use anyhow::{bail, Context, Result};
 use fields::MapStack;
 use ndarray::{s, Array3, ArrayView2, Axis};
-use pipeline::{Injection, LoadOptions, PosteriorConfig, SamplerConfig, SamplerKind, TrainedRun};
+use pipeline::{Injection, LoadOptions, PosteriorConfig, SamplerKind, TrainedRun};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -80,30 +80,16 @@ pub struct PosteriorArgs {
 }
 
 impl PosteriorArgs {
-    /// The library's posterior settings, checked (the flags' names in the messages).
+    /// The library's posterior settings, checked by the library (`PosteriorConfig::checked`).
     pub fn config(&self) -> Result<PosteriorConfig> {
-        if self.samples == 0 {
-            bail!("--samples must be ≥ 1");
-        }
-        if let Some(0) = self.steps {
-            bail!("--steps must be ≥ 1");
-        }
-        let sampler = match self.sampler {
-            SamplerKind::Ddpm => SamplerConfig::new(SamplerKind::Ddpm, self.steps),
-            SamplerKind::Ddim { .. } => {
-                if !(0.0..=1.0).contains(&self.eta) {
-                    bail!("--eta = {} must be in [0, 1]", self.eta);
-                }
-                SamplerConfig::new(SamplerKind::Ddim { eta: self.eta }, self.steps)
-            }
-            other => bail!("--sampler {other:?}: denoising runs ddpm or ddim from t*"),
-        };
-        Ok(PosteriorConfig {
-            injection: self.injection,
-            samples: self.samples,
-            sampler,
-            seed: self.seed,
-        })
+        Ok(PosteriorConfig::checked(
+            self.injection,
+            self.samples,
+            self.sampler,
+            self.steps,
+            self.eta,
+            self.seed,
+        )?)
     }
 }
 
