@@ -2,6 +2,8 @@
 //! terminal. `astrodiff evaluate`, `report`, `demo` and `denoise-eval` are thin callers of it.
 //!
 //! In data-flow order:
+//! - [`measure`]: one set measured, two compared, as `astrodiff stats` and `compare` do, from
+//!   files or arrays in memory ([`measure::MapSource`]); the default edges and thresholds.
 //! - [`sets`]: [`evaluate_sets`] measures two sets of maps (P(k), pixel PDF, Minkowski
 //!   functionals, and the shape statistics of per-map standardised fields), compares them, and
 //!   judges the generated set and a Gaussian null against the held-out one; the result
@@ -20,6 +22,7 @@ pub mod denoising;
 pub mod error;
 pub mod figures;
 pub mod html;
+pub mod measure;
 pub mod plot;
 pub mod records;
 pub mod sets;

@@ -8,6 +8,7 @@
 //! The rule and its calibration: docs/report.md.
 
 use crate::error::{bail, Context, Error, Result};
+use crate::measure::{self, OwnedMaps};
 use crate::verdict::{self as summary, Sizes, Summary, SummaryInput};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -303,7 +304,7 @@ pub fn evaluate_sets(
     let pr = pooled(&tr);
     let edges = match &opts.edges {
         Some(e) => e.clone(),
-        None => default_edges(&pr, &pooled(&tg), opts.n_bins)?,
+        None => default_edges(&tr, &tg, opts.n_bins)?,
     };
     let thresholds = match &opts.thresholds {
         Some(t) => t.clone(),
@@ -543,27 +544,26 @@ struct Judged {
 }
 
 /// The default histogram edges: `n_bins` uniform over the range of both sets' pooled pixels.
-fn default_edges(real: &[f64], generated: &[f64], n_bins: usize) -> Result<Vec<f64>> {
-    let lo = real
-        .iter()
-        .chain(generated)
-        .copied()
-        .fold(f64::INFINITY, f64::min);
-    let hi = real
-        .iter()
-        .chain(generated)
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max);
-    let n = stats::histogram::check_bin_count(n_bins).context("--bins")?;
-    Ok(stats::uniform_edges(lo, hi, n))
+fn owned<'a>(name: &str, maps: &'a [Array2<f64>]) -> OwnedMaps<'a> {
+    OwnedMaps {
+        name: name.to_string(),
+        maps,
+    }
 }
 
-/// The default MF thresholds: `stats::ensemble::default_thresholds` over the real maps.
+/// The default edges over both (transformed) sets: the rule of [`crate::measure`].
+fn default_edges(
+    real: &[Array2<f64>],
+    generated: &[Array2<f64>],
+    n_bins: usize,
+) -> Result<Vec<f64>> {
+    let (r, g) = (owned("real set", real), owned("generated set", generated));
+    measure::default_edges(&[&r, &g], Transform::Identity, n_bins)
+}
+
+/// The default MF thresholds from the (transformed) real maps: the rule of [`crate::measure`].
 fn default_thresholds(real: &[Array2<f64>], n: usize) -> Result<Vec<f64>> {
-    stats::ensemble::default_thresholds(real.len(), n, |i| {
-        Ok::<_, stats::StatsError>(real[i].iter().copied().collect::<Vec<_>>())
-    })
-    .context("--n-thresholds")
+    measure::default_thresholds(&owned("real set", real), Transform::Identity, n)
 }
 
 /// ν-fields and [skewness, excess kurtosis] of transformed maps (see [`ShapeEval`]).
@@ -596,7 +596,7 @@ fn shape_eval(
 ) -> Result<(ShapeEval, [f64; 5], ShapeSplits)> {
     let (nr, mr) = standardized(tr);
     let (ng, mg) = standardized(tg);
-    let edges_nu = default_edges(&pooled(&nr), &pooled(&ng), opts.n_bins)?;
+    let edges_nu = default_edges(&nr, &ng, opts.n_bins)?;
     let thresholds_nu = default_thresholds(&nr, opts.n_thresholds)?;
     let cfg = StatsConfig {
         box_size: opts.box_size,

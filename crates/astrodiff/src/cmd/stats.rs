@@ -6,8 +6,8 @@
 //! V1/V2 in pixel units. The same `--transform` is applied before all three statistics.
 
 use anyhow::{bail, Context, Result};
+use evaluation::measure::{self, MeasureOptions};
 use evaluation::plot::{self as plots, Series};
-use rayon::prelude::*;
 use serde::Serialize;
 use stats::ensemble::{Band, Ensemble, MapStats};
 use stats::{MfConvention, StatsConfig, Transform};
@@ -65,114 +65,41 @@ pub struct Args {
     pub ensemble_only: bool,
 }
 
-/// An opened stack with a name for messages.
-pub(crate) struct Input {
-    pub path: PathBuf,
-    pub stack: fields::MapStack,
-}
-
-impl Input {
-    pub fn open(path: &Path) -> Result<Self> {
-        // fields' errors already name the file and what is wrong with it
-        let stack = fields::MapStack::open(path)?;
-        if stack.is_empty() {
-            bail!("{}: the stack holds no maps", path.display());
+impl MeasureArgs {
+    /// The library's measuring options (defaults resolved from the data by
+    /// `evaluation::measure::resolve_config`, the rule `compare` and `evaluate` share).
+    pub fn options(&self) -> MeasureOptions {
+        MeasureOptions {
+            box_size: self.box_size,
+            transform: self.transform,
+            edges: self.edges.clone(),
+            n_bins: self.bins,
+            thresholds: self.thresholds.clone(),
+            n_thresholds: self.n_thresholds,
+            convention: self.mf_convention,
         }
-        Ok(Input {
-            path: path.to_path_buf(),
-            stack,
-        })
-    }
-
-    /// Map i after the transform, with errors naming file, map and pixel.
-    pub fn transformed(&self, i: usize, t: Transform) -> Result<ndarray::Array2<f64>> {
-        t.apply(self.stack.map(i).view())
-            .map_err(|e| anyhow::anyhow!("{}: map {i}: {e}", self.path.display()))
     }
 }
 
-/// Min and max of the transformed values over every map (parallel over maps).
-fn data_range(inputs: &[&Input], t: Transform) -> Result<(f64, f64)> {
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for inp in inputs {
-        let (l, h) = (0..inp.stack.len())
-            .into_par_iter()
-            .map(|i| {
-                let x = inp.transformed(i, t)?;
-                Ok::<_, anyhow::Error>(
-                    x.iter()
-                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-                            (l.min(v), h.max(v))
-                        }),
-                )
-            })
-            .try_reduce(
-                || (f64::INFINITY, f64::NEG_INFINITY),
-                |a, b| Ok((a.0.min(b.0), a.1.max(b.1))),
-            )?;
-        lo = lo.min(l);
-        hi = hi.max(h);
+/// Opens a map file that must hold at least one map (fields' errors name the file).
+pub(crate) fn open(path: &Path) -> Result<fields::MapStack> {
+    let stack = fields::MapStack::open(path)?;
+    if stack.is_empty() {
+        bail!("{}: the stack holds no maps", path.display());
     }
-    Ok((lo, hi))
+    Ok(stack)
 }
 
-/// Resolves edges and thresholds (given, or defaults from the data of `range_from`, with the
-/// thresholds from the percentiles of `threshold_from`) and checks them.
-pub(crate) fn resolve_config(
-    m: &MeasureArgs,
-    range_from: &[&Input],
-    threshold_from: &Input,
-) -> Result<StatsConfig> {
-    if !(m.box_size.is_finite() && m.box_size > 0.0) {
-        bail!(
-            "--box-size {} must be a positive length in Mpc/h",
-            m.box_size
-        );
-    }
-    let edges = match &m.edges {
-        Some(e) => e.clone(),
-        None => {
-            let bins = stats::histogram::check_bin_count(m.bins).context("--bins")?;
-            let (lo, hi) = data_range(range_from, m.transform)?;
-            stats::uniform_edges(lo, hi, bins)
-        }
-    };
-    stats::error::check_increasing("edges", &edges, 2).context("--edges")?;
-    let thresholds = match &m.thresholds {
-        Some(t) => t.clone(),
-        None => {
-            let inp = threshold_from;
-            stats::ensemble::default_thresholds(inp.stack.len(), m.n_thresholds, |i| {
-                inp.transformed(i, m.transform)
-                    .map(|a| a.into_iter().collect::<Vec<_>>())
-            })
-            .context("--n-thresholds")?
-        }
-    };
-    stats::error::check_increasing("thresholds", &thresholds, 1).context("--thresholds")?;
-    Ok(StatsConfig {
-        box_size: m.box_size,
-        transform: m.transform,
-        edges,
-        thresholds,
-        convention: m.mf_convention,
-    })
-}
-
-/// Measures every map of a stack in parallel (the stats crate's `measure_many`).
-pub(crate) fn measure_input(inp: &Input, cfg: &StatsConfig) -> Result<Vec<MapStats>> {
-    let pb = crate::progress::bar(inp.stack.len(), "maps", &inp.path.display().to_string());
-    let out = stats::measure_many(
-        inp.stack.len(),
-        inp.stack.side(),
-        cfg,
-        |i| Ok::<_, std::convert::Infallible>(inp.stack.map(i)),
-        || pb.inc(1),
-    )
-    .map_err(|e| anyhow::anyhow!("{}: {e}", inp.path.display()));
+/// Measures every map of a stack in parallel, with a progress bar.
+pub(crate) fn measure_input(stack: &fields::MapStack, cfg: &StatsConfig) -> Result<Vec<MapStats>> {
+    let pb = crate::progress::bar(
+        stack.len(),
+        "maps",
+        &stack.source_path().display().to_string(),
+    );
+    let out = measure::measure_set(stack, cfg, &|| pb.inc(1));
     pb.finish_and_clear();
-    out
+    Ok(out?)
 }
 
 /// Histogram as written: the counts plus both normalisations.
@@ -205,27 +132,12 @@ struct StatsOut<'a> {
     box_size: f64,
     transform: Transform,
     mf_convention: MfConvention,
-    units: Units,
+    units: measure::Units,
     #[serde(skip_serializing_if = "Option::is_none")]
     maps: Option<Vec<MapOut<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ensemble: Option<Ensemble>,
 }
-
-/// Units written next to the numbers so a reader of the JSON alone knows them.
-#[derive(Serialize)]
-pub(crate) struct Units {
-    k: &'static str,
-    pk: &'static str,
-    v1_v2: &'static str,
-}
-
-pub(crate) const UNITS: Units = Units {
-    k: "h/Mpc",
-    pk: "(field)^2 (Mpc/h)^2",
-    v1_v2:
-        "pixel units (periodic/open: per unit area; quantimpy: raw area, perimeter/2pi, chi4/pi)",
-};
 
 /// Writes `bytes` atomically (temporary name in the same folder, then rename); the error
 /// already names the file.
@@ -372,20 +284,20 @@ pub(crate) fn ensemble_csv(e: &Ensemble) -> String {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let inp = Input::open(&args.field)?;
-    let cfg = resolve_config(&args.measure, &[&inp], &inp)?;
+    let inp = open(&args.field)?;
+    let cfg = measure::resolve_config(&args.measure.options(), &[&inp], &inp)?;
     let maps = measure_input(&inp, &cfg)?;
-    let ensemble =
-        Ensemble::from_maps(&maps).with_context(|| format!("{}: ensemble", inp.path.display()))?;
+    let ensemble = Ensemble::from_maps(&maps)
+        .with_context(|| format!("{}: ensemble", args.field.display()))?;
     let per_map = !(args.ensemble_only && maps.len() > 1);
     let out = StatsOut {
-        file: inp.path.display().to_string(),
+        file: args.field.display().to_string(),
         n_maps: maps.len(),
-        side: inp.stack.side(),
+        side: inp.side(),
         box_size: cfg.box_size,
         transform: cfg.transform,
         mf_convention: cfg.convention,
-        units: UNITS,
+        units: measure::UNITS,
         maps: per_map.then(|| {
             maps.iter()
                 .enumerate()
@@ -431,8 +343,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     if let Some(dir) = &args.plots {
-        let label = inp
-            .path
+        let label = args
+            .field
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
