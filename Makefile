@@ -13,7 +13,7 @@ demo:
 	target/release/astrodiff demo --minutes $$mins $(DEMO_ARGS)
 
 test:
-	. scripts/env.sh && cargo test --workspace
+	. scripts/env.sh && cargo test --workspace && scripts/test_python.sh
 
 build:
 	. scripts/env.sh && cargo build --release -p astrodiff

@@ -15,4 +15,8 @@ export PATH="$ASTRODIFF_TORCH_VENV/bin:$PATH"
 # build.rs of the torch-using crates embeds this as an rpath, so binaries run without LD_LIBRARY_PATH.
 ASTRODIFF_TORCH_LIB="$("$_astrodiff_py" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
 export ASTRODIFF_TORCH_LIB
+# The Python package (python/, PyO3) builds against this environment's Python, as an extension
+# module (no libpython linked); one setting for `cargo test` and scripts/test_python.sh, so they
+# share one build of pyo3.
+export PYO3_PYTHON="$_astrodiff_py" PYO3_BUILD_EXTENSION_MODULE=1
 unset _astrodiff_py

@@ -1,0 +1,77 @@
+"""Trained runs from Python give the arrays `astrodiff sample` and `astrodiff denoise` write, for
+the same checkpoint, arguments and seed; and the package lives beside `import torch`."""
+
+import numpy as np
+import pytest
+
+import astrodiff
+from conftest import GOLDEN
+
+pytestmark = pytest.mark.skipif(not astrodiff.HAS_TORCH, reason="built without libtorch")
+RUN = GOLDEN / "inputs" / "run"
+
+
+@pytest.mark.parametrize("sampler, steps", [("ddim", 5), ("ddpm", 10)])
+def test_sample_equals_the_cli(cli, tmp_path, sampler, steps):
+    out = tmp_path / f"{sampler}.npy"
+    cli("sample", "--checkpoint", RUN, "--n", "2", "--sampler", sampler, "--steps", str(steps),
+        "--seed", "3", "--threads", "1", "--out", out)
+    run = astrodiff.load_run(RUN, threads=1)
+    got = run.sample(2, sampler=sampler, steps=steps, seed=3)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.load(out))
+    # and the golden reference the CLI's own test holds
+    np.testing.assert_array_equal(got, np.load(GOLDEN / "expected" / f"sample_{sampler}.npy"))
+
+
+def test_denoise_equals_the_cli(cli, tmp_path):
+    out = tmp_path / "den"
+    cli("denoise", "--checkpoint", RUN, "--input", GOLDEN / "inputs" / "noisy.npy", "--sigma", "0.05",
+        "--samples", "2", "--seed", "4", "--out", out)
+    run = astrodiff.load_run(RUN)
+    y = np.load(GOLDEN / "inputs" / "noisy.npy")
+    d = run.denoise(y, 0.05, samples=2, seed=4)
+    for key in ("samples", "mean", "std"):
+        np.testing.assert_array_equal(d[key], np.load(out / f"{key}.npy"), err_msg=key)
+    assert d["nfe"] > 0 and d["t_star"] >= 0
+
+
+def test_bad_model_arguments_raise():
+    run = astrodiff.load_run(RUN)
+    with pytest.raises(ValueError, match="unknown sampler|sampler"):
+        run.sample(1, sampler="euler")
+    y = np.load(GOLDEN / "inputs" / "noisy.npy")
+    with pytest.raises(ValueError, match="number of posterior samples must be >= 1"):
+        run.denoise(y, 0.05, samples=0)
+    with pytest.raises(ValueError, match="-1"):
+        run.denoise(y, -1.0)
+    with pytest.raises(FileNotFoundError, match="no such run folder"):
+        astrodiff.load_run(GOLDEN / "no_such_run")
+
+
+def test_coexists_with_torch_in_one_process():
+    torch = pytest.importorskip("torch")
+    run = astrodiff.load_run(RUN, threads=1)
+    a = run.sample(1, sampler="ddim", steps=5, seed=3)
+    t = torch.ones(3) * 2  # torch works after astrodiff loaded libtorch
+    assert float(t.sum()) == 6.0
+    b = run.sample(1, sampler="ddim", steps=5, seed=3)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_torch_first_then_astrodiff_in_a_fresh_process():
+    """The other order: PyTorch loads libtorch first, then astrodiff links the same one."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    code = (
+        "import torch, astrodiff, numpy as np; "
+        f"r = astrodiff.load_run({str(RUN)!r}, threads=1); "
+        "x = r.sample(2, sampler='ddim', steps=5, seed=3); "
+        f"ref = np.load({str(GOLDEN / 'expected' / 'sample_ddim.npy')!r}); "
+        "assert (x == ref).all(), 'differs'; print(torch.__version__)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("2.11.0")
