@@ -94,6 +94,30 @@ pub struct SetInfo {
     pub side: usize,
 }
 
+impl SetInfo {
+    /// The absolute path a file is recorded by (the path as given if it cannot be resolved).
+    pub fn absolute_path(path: &Path) -> String {
+        std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string()
+    }
+
+    /// A set read from `path`: labelled by its file name and recorded by its absolute path, as
+    /// `astrodiff evaluate` names the Gaussian null's `--null-from` maps.
+    pub fn of_file(path: &Path, n_maps: usize, side: usize) -> SetInfo {
+        SetInfo {
+            label: path.file_name().map_or_else(
+                || path.display().to_string(),
+                |f| f.to_string_lossy().into_owned(),
+            ),
+            path: Some(Self::absolute_path(path)),
+            n_maps,
+            side,
+        }
+    }
+}
+
 /// Everything measured: written as `evaluation.json`, enough to redraw every figure.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Evaluation {
@@ -272,6 +296,15 @@ pub fn evaluate_sets(
     opts: &EvalOptions,
     on_map: &(dyn Fn() + Sync),
 ) -> Result<Evaluation> {
+    if opts.maps_per_sim == 0 {
+        bail!("maps per simulation must be at least 1 (1 for independent maps)");
+    }
+    if let Some(NullOptions {
+        n_fields: Some(0), ..
+    }) = opts.null
+    {
+        bail!("the Gaussian null needs at least one field (n_fields = 0)");
+    }
     if real.is_empty() || generated.is_empty() {
         bail!(
             "both sets need at least one map (real: {}, generated: {})",
@@ -346,9 +379,6 @@ pub fn evaluate_sets(
         per_map(&|s| s.minkowski.v1.clone()),
         per_map(&|s| s.minkowski.v2.clone()),
     ];
-    if opts.maps_per_sim == 0 {
-        bail!("maps per simulation must be at least 1");
-    }
     if opts.baseline_splits == 0 {
         bail!("baseline splits must be at least 1");
     }

@@ -295,3 +295,44 @@ fn mismatched_map_sides_are_refused_with_the_set_named() {
         "{e}"
     );
 }
+
+#[test]
+fn zero_maps_per_sim_and_an_empty_null_are_refused_before_any_work() {
+    let a = lognormal_set(2, 0);
+    let run_with = |opts: EvalOptions| {
+        evaluate_sets(&a, &a, info("real"), info("gen"), &opts, &|| {})
+            .unwrap_err()
+            .to_string()
+    };
+    let e = run_with(EvalOptions {
+        maps_per_sim: 0,
+        ..EvalOptions::default()
+    });
+    assert!(e.contains("maps per simulation must be at least 1"), "{e}");
+    let e = run_with(EvalOptions {
+        null: Some(NullOptions {
+            n_fields: Some(0),
+            ..NullOptions::default()
+        }),
+        ..EvalOptions::default()
+    });
+    assert!(e.contains("Gaussian null needs at least one field"), "{e}");
+}
+
+#[test]
+fn a_file_set_is_labelled_by_its_name_and_recorded_by_its_absolute_path() {
+    let dir = std::env::temp_dir().join(format!("astrodiff_setinfo_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("train.npy");
+    std::fs::write(&f, b"x").unwrap();
+    let i = SetInfo::of_file(&f, 3, 8);
+    assert_eq!(i.label, "train.npy");
+    let p = std::path::PathBuf::from(i.path.unwrap());
+    assert!(
+        p.is_absolute() && p.ends_with("train.npy"),
+        "{}",
+        p.display()
+    );
+    assert_eq!((i.n_maps, i.side), (3, 8));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

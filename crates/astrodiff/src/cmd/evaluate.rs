@@ -69,8 +69,7 @@ pub(crate) fn load(path: &Path, max: Option<usize>) -> Result<(Vec<Array2<f64>>,
         bail!("--max-maps must be at least 1");
     }
     let maps = report::load_maps(path, max)?;
-    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    Ok((maps, abs.display().to_string()))
+    Ok((maps, SetInfo::absolute_path(path)))
 }
 
 /// The Gaussian null of `evaluate`'s flags (loaded maps included).
@@ -78,20 +77,10 @@ fn null_options(args: &Args) -> Result<Option<report::NullOptions>> {
     if args.no_null {
         return Ok(None);
     }
-    if args.null_fields == Some(0) {
-        bail!("--null-fields 0: the Gaussian null needs at least one field (or pass --no-null)");
-    }
     let fit = match &args.null_from {
         Some(p) => {
-            let (maps, path) = load(p, args.max_maps)?;
-            let info = SetInfo {
-                label: p
-                    .file_name()
-                    .map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into()),
-                path: Some(path),
-                n_maps: maps.len(),
-                side: maps[0].nrows(),
-            };
+            let (maps, _) = load(p, args.max_maps)?;
+            let info = SetInfo::of_file(p, maps.len(), maps[0].nrows());
             Some((maps, info))
         }
         None => None,
@@ -176,9 +165,6 @@ pub(crate) fn print_summary(s: &evaluation::verdict::Summary, null: Option<&repo
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.maps_per_sim == 0 {
-        bail!("--maps-per-sim 0: give the number of maps per simulation (1 for independent maps)");
-    }
     let (real, real_path) = load(&args.real, args.max_maps)?;
     let (generated, gen_path) = load(&args.generated, args.max_maps)?;
     let opts = EvalOptions {
