@@ -176,11 +176,14 @@ def read_params(path: PathLike) -> tuple:
 
 
 def simulate(n_sims: int, seed: int = 0, **options: Any) -> Simulation:
-    """Runs the built-in 2LPT + particle-mesh simulator over a Latin hypercube in
-    (Ω_m ∈ [0.1, 0.5], σ_8 ∈ [0.6, 1.0]) in memory: the same maps ``astrodiff simulate`` writes
-    for the same settings and seed. Options (the CLI's flags): ``particles`` (64), ``mesh``
-    (128), ``box_size`` (25 Mpc/h), ``map_res`` (256), ``steps`` (20), ``z_init`` (19),
-    ``slabs`` (5), ``cloud`` (None: adaptive), ``name``."""
+    """Runs the built-in 2LPT + particle-mesh simulator in memory: the same maps
+    ``astrodiff simulate`` writes for the same settings and seed. ``set="LH"`` (default) is a
+    Latin hypercube in (Ω_m ∈ [0.1, 0.5], σ_8 ∈ [0.6, 1.0]); ``"CV"`` puts every simulation at
+    the fiducial Ω_m = 0.3, σ_8 = 0.8 with its own seed (cosmic variance); ``"1P"`` varies Ω_m
+    over n_sims/2 evenly spaced values, then σ_8, the other fiducial, all with one seed.
+    Options (the CLI's flags): ``particles`` (64), ``mesh`` (128), ``box_size`` (25 Mpc/h),
+    ``map_res`` (256), ``steps`` (20), ``z_init`` (19), ``slabs`` (5), ``cloud`` (None:
+    adaptive), ``name``, ``set``."""
     maps, params, seeds = _astrodiff.simulate(int(n_sims), int(seed), **options)
     return Simulation(maps, params, ("Omega_m", "sigma_8"), list(seeds))
 

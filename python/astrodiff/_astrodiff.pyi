@@ -76,6 +76,7 @@ def simulate(
     slabs: int = 5,
     cloud: Optional[float] = None,
     name: str = "Sim",
+    set: str = "LH",
 ) -> tuple[np.ndarray, np.ndarray, list[int]]: ...
 
 class Run:

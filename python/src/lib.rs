@@ -131,12 +131,7 @@ impl<'py> Set<'py> {
     fn path(&self) -> Option<String> {
         match self {
             Set::Array(_) => None,
-            Set::File(s) => Some(
-                std::fs::canonicalize(s.source_path())
-                    .unwrap_or_else(|_| s.source_path().to_path_buf())
-                    .display()
-                    .to_string(),
-            ),
+            Set::File(s) => Some(evaluation::SetInfo::absolute_path(s.source_path())),
         }
     }
 }
@@ -445,18 +440,8 @@ fn evaluate_json(
         n_thresholds,
         mf_convention,
     )?;
-    if maps_per_sim == 0 {
-        return Err(PyValueError::new_err(
-            "maps_per_sim = 0: give the number of maps per simulation (1 for independent maps)",
-        ));
-    }
     if max_maps == Some(0) {
         return Err(PyValueError::new_err("max_maps must be at least 1"));
-    }
-    if null_fields == Some(0) {
-        return Err(PyValueError::new_err(
-            "null_fields = 0: the Gaussian null needs at least one field (or pass null=False)",
-        ));
     }
     let (sr, sg) = (
         Set::extract(real, &label_real)?,
@@ -468,18 +453,16 @@ fn evaluate_json(
             let s = Set::extract(obj, "null_from")?;
             let src = s.source("null_from")?;
             let maps = py.detach(|| owned_maps(src.as_ref(), max_maps));
-            let info = evaluation::SetInfo {
-                label: s
-                    .path()
-                    .and_then(|p| {
-                        std::path::Path::new(&p)
-                            .file_name()
-                            .map(|f| f.to_string_lossy().into_owned())
-                    })
-                    .unwrap_or_else(|| "null_from".into()),
-                path: s.path(),
-                n_maps: maps.len(),
-                side: src.side(),
+            let info = match &s {
+                Set::File(st) => {
+                    evaluation::SetInfo::of_file(st.source_path(), maps.len(), src.side())
+                }
+                Set::Array(_) => evaluation::SetInfo {
+                    label: "null_from".into(),
+                    path: None,
+                    n_maps: maps.len(),
+                    side: src.side(),
+                },
             };
             Some((maps, info))
         }
@@ -564,7 +547,7 @@ fn read_params<'py>(py: Python<'py>, path: PathBuf) -> PyResult<(Vec<String>, Bo
 
 #[pyfunction]
 #[pyo3(signature = (n_sims, seed=0, particles=64, mesh=128, box_size=25.0, map_res=256, steps=20,
-    z_init=19.0, slabs=5, cloud=None, name="Sim"))]
+    z_init=19.0, slabs=5, cloud=None, name="Sim", set="LH"))]
 #[allow(clippy::too_many_arguments)]
 fn simulate<'py>(
     py: Python<'py>,
@@ -579,7 +562,9 @@ fn simulate<'py>(
     slabs: usize,
     cloud: Option<f64>,
     name: &str,
+    set: &str,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<u64>)> {
+    let set: sim::camels_out::SimSet = set.parse().map_err(value_error)?;
     let cfg = sim::camels_out::SuiteConfig::new(
         name,
         n_sims,
@@ -594,7 +579,8 @@ fn simulate<'py>(
             slabs,
             cloud,
         },
-    );
+    )
+    .with_set(set);
     let (maps, entries) = py
         .detach(|| sim::camels_out::simulate_suite(&cfg, &|_| {}))
         .map_err(value_error)?;

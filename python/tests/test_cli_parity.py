@@ -91,6 +91,24 @@ def test_simulate_gives_the_maps_and_parameters_of_the_cli(cli, tmp_path):
         astrodiff.simulate(0, **opts)
 
 
+def test_simulate_cv_and_1p_sets_match_the_cli(cli, tmp_path):
+    opts = dict(particles=16, mesh=32, map_res=32, steps=4, slabs=1)
+    cli("simulate", "--set", "1P", "--n-sims", "4", "--seed", "3", "--particles", "16", "--mesh",
+        "32", "--map-res", "32", "--steps", "4", "--slabs", "1", "--out", tmp_path, "--name", "T")
+    one_p = astrodiff.simulate(4, seed=3, set="1P", name="T", **opts)
+    np.testing.assert_array_equal(one_p.maps, astrodiff.load_maps(tmp_path / "Maps_Mcdm_T_1P_z=0.00.npy"))
+    _, rows = astrodiff.read_params(tmp_path / "params_1P_T.txt")
+    np.testing.assert_array_equal(one_p.params, rows[:, :2])
+    assert one_p.params.tolist() == [[0.1, 0.8], [0.5, 0.8], [0.3, 0.6], [0.3, 1.0]]
+    assert len(set(one_p.seeds)) == 1
+    cv = astrodiff.simulate(3, seed=3, set="CV", **opts)
+    assert cv.params.tolist() == [[0.3, 0.8]] * 3 and len(set(cv.seeds)) == 3
+    with pytest.raises(ValueError, match="unknown simulation set \"XY\""):
+        astrodiff.simulate(2, set="XY", **opts)
+    with pytest.raises(ValueError, match="n_sims = 3 for the 1P set"):
+        astrodiff.simulate(3, set="1P", **opts)
+
+
 def test_load_maps_keeps_float64_and_honours_max_maps(tmp_path):
     x = np.random.default_rng(1).normal(size=(3, 8, 8))
     np.save(tmp_path / "x.npy", x)
@@ -108,3 +126,11 @@ def test_compare_refuses_mismatched_sides_with_the_clis_message():
         astrodiff.compare(a, b, 25)
     with pytest.raises(ValueError, match="unknown transform 'log'"):
         astrodiff.compare(a, a, 25, transform="log")
+
+
+def test_evaluate_refuses_zero_maps_per_sim_and_an_empty_null():
+    a = np.random.default_rng(0).standard_normal((4, 8, 8))
+    with pytest.raises(ValueError, match="maps per simulation must be at least 1"):
+        astrodiff.evaluate(a, a, 25, maps_per_sim=0)
+    with pytest.raises(ValueError, match="Gaussian null needs at least one field"):
+        astrodiff.evaluate(a, a, 25, null_fields=0)

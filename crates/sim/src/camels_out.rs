@@ -1,14 +1,26 @@
 //! Resumable simulation suites written in the CAMELS Multifield Dataset layout.
 //!
-//! Output in `out_dir`:
-//! * `Maps_Mcdm_<name>_LH_z=0.00.npy`: float32, shape (n_sims·3·slabs, N, N), Σ in
+//! Three sets, as CAMELS arranges its simulations ([`SimSet`]):
+//! * `LH`: a Latin hypercube over Ω_m ∈ [0.1, 0.5], σ₈ ∈ [0.6, 1.0], every simulation its own seed.
+//! * `CV` (cosmic variance): every simulation at the fiducial Ω_m = 0.3, σ₈ = 0.8, each with its
+//!   own seed (CAMELS has 27), so their scatter is sample variance alone.
+//! * `1P`: one parameter varied at a time over its range, the other at its fiducial value, and
+//!   every simulation with the same seed (as in CAMELS, whose 1P runs share the fiducial's initial
+//!   conditions), so differences come from the parameter alone. A dark-matter-only simulator has
+//!   two such parameters; the `n_sims` simulations are Ω_m's `n_sims/2` values then σ₈'s, evenly
+//!   spaced from the range's minimum to its maximum (11 each, the fiducial in the middle, like
+//!   CAMELS' original 1P).
+//!
+//! Output in `out_dir` (`<SET>` is `LH`, `CV` or `1P`):
+//! * `Maps_Mcdm_<name>_<SET>_z=0.00.npy`: float32, shape (n_sims·3·slabs, N, N), Σ in
 //!   (M_sun/h)/(Mpc/h)²; map m belongs to simulation m / (3·slabs), like CMD's m // 15.
-//! * `params_LH_<name>.txt`: one row per simulation, the CAMELS header and column order
+//! * `params_<SET>_<name>.txt`: one row per simulation, the CAMELS header and column order
 //!   `# Om sigma8 SN1 AGN1 SN2 AGN2` (tab-separated header, space-separated `%.5f` values); the
 //!   astrophysical feedback columns hold their fiducial value 1.0 (a dark-matter-only run).
-//! * `sims_LH_<name>.json`: the settings, the master seed and every simulation's derived seed.
-//! * `work_<name>/`: one `sim_#####.npy` (+ `.json`) per finished simulation and `config.json`.
-//!   A rerun with the same settings skips finished simulations, then re-assembles the stack.
+//! * `sims_<SET>_<name>.json`: the settings, the master seed and every simulation's derived seed.
+//! * `work_<name>/` (LH) or `work_<name>_<SET>/`: one `sim_#####.npy` (+ `.json`) per finished
+//!   simulation and `config.json`. A rerun with the same settings skips finished simulations,
+//!   then re-assembles the stack.
 //!
 //! Every file is written under a temporary name in the same folder and renamed into place.
 
@@ -22,11 +34,57 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// A Latin-hypercube suite of simulations.
+/// How a suite's simulations are arranged in parameter space (the CAMELS sets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum SimSet {
+    /// Latin hypercube over the prior box, a seed per simulation.
+    #[default]
+    #[serde(rename = "LH")]
+    Lh,
+    /// Cosmic variance: all at the fiducial cosmology, a seed per simulation.
+    #[serde(rename = "CV")]
+    Cv,
+    /// One parameter at a time around the fiducial cosmology, one seed for all.
+    #[serde(rename = "1P")]
+    OneP,
+}
+
+impl SimSet {
+    /// The set's name in CAMELS file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimSet::Lh => "LH",
+            SimSet::Cv => "CV",
+            SimSet::OneP => "1P",
+        }
+    }
+}
+
+impl std::str::FromStr for SimSet {
+    type Err = SimError;
+    fn from_str(s: &str) -> Result<Self, SimError> {
+        match s {
+            "LH" => Ok(SimSet::Lh),
+            "CV" => Ok(SimSet::Cv),
+            "1P" => Ok(SimSet::OneP),
+            _ => Err(SimError::Param(format!(
+                "unknown simulation set {s:?}: LH (Latin hypercube), CV (cosmic variance) or 1P (one parameter at a time)"
+            ))),
+        }
+    }
+}
+
+/// The fiducial cosmology of the CV and 1P sets (CAMELS': Ω_m = 0.3, σ₈ = 0.8).
+pub const FIDUCIAL: (f64, f64) = (0.3, 0.8);
+
+/// A suite of simulations: a Latin hypercube, a cosmic-variance or a one-parameter set.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SuiteConfig {
     /// Suite name used in the file names (CAMELS uses the simulation code, e.g. IllustrisTNG).
     pub name: String,
+    /// Absent in work folders written before sets existed: those are Latin hypercubes.
+    #[serde(default)]
+    pub set: SimSet,
     pub n_sims: usize,
     /// Master seed; the design and every simulation's seed derive from it.
     pub seed: u64,
@@ -40,6 +98,7 @@ impl SuiteConfig {
     pub fn new(name: &str, n_sims: usize, seed: u64, sim: SimConfig) -> Self {
         SuiteConfig {
             name: name.to_string(),
+            set: SimSet::Lh,
             n_sims,
             seed,
             sim,
@@ -48,17 +107,43 @@ impl SuiteConfig {
         }
     }
 
+    /// The same suite arranged as another set (the CV or 1P companion of an LH suite).
+    pub fn with_set(mut self, set: SimSet) -> Self {
+        self.set = set;
+        self
+    }
+
+    /// Checks what the set asks of `n_sims`: at least one simulation, and for 1P an even
+    /// number (the same count of values for Ω_m and for σ₈).
+    pub fn validate(&self) -> Result<(), SimError> {
+        self.sim.validate()?;
+        if self.n_sims == 0 {
+            return Err(SimError::Param("n_sims must be at least 1".into()));
+        }
+        if self.set == SimSet::OneP && self.n_sims % 2 != 0 {
+            return Err(SimError::Param(format!(
+                "n_sims = {} for the 1P set: give an even number (n_sims/2 values of Ω_m, then of σ₈; CAMELS-like: 22)",
+                self.n_sims
+            )));
+        }
+        Ok(())
+    }
+
     pub fn maps_file(&self) -> String {
-        format!("Maps_Mcdm_{}_LH_z=0.00.npy", self.name)
+        format!("Maps_Mcdm_{}_{}_z=0.00.npy", self.name, self.set.name())
     }
     pub fn params_file(&self) -> String {
-        format!("params_LH_{}.txt", self.name)
+        format!("params_{}_{}.txt", self.set.name(), self.name)
     }
     pub fn manifest_file(&self) -> String {
-        format!("sims_LH_{}.json", self.name)
+        format!("sims_{}_{}.json", self.set.name(), self.name)
     }
     pub fn work_dir(&self, out: &Path) -> PathBuf {
-        out.join(format!("work_{}", self.name))
+        match self.set {
+            // LH keeps the folder name it had before sets existed, so old runs still resume.
+            SimSet::Lh => out.join(format!("work_{}", self.name)),
+            set => out.join(format!("work_{}_{}", self.name, set.name())),
+        }
     }
 }
 
@@ -71,20 +156,46 @@ pub struct SuiteEntry {
     pub sigma_8: f64,
 }
 
-/// The Latin-hypercube design (values rounded to the 5 decimals written to the params file, so the
-/// file states exactly what was simulated) and per-simulation seeds.
+/// The set's design (values rounded to the 5 decimals written to the params file, so the file
+/// states exactly what was simulated) and per-simulation seeds (see [`SimSet`]).
 pub fn design(cfg: &SuiteConfig) -> Vec<SuiteEntry> {
-    let pts = latin_hypercube(
-        cfg.n_sims,
-        &[cfg.omega_m_range, cfg.sigma_8_range],
-        derive_seed(cfg.seed, u64::MAX),
-    );
+    let pts: Vec<[f64; 2]> = match cfg.set {
+        SimSet::Lh => latin_hypercube(
+            cfg.n_sims,
+            &[cfg.omega_m_range, cfg.sigma_8_range],
+            derive_seed(cfg.seed, u64::MAX),
+        )
+        .iter()
+        .map(|p| [p[0], p[1]])
+        .collect(),
+        SimSet::Cv => vec![[FIDUCIAL.0, FIDUCIAL.1]; cfg.n_sims],
+        SimSet::OneP => {
+            let v = (cfg.n_sims / 2).max(1);
+            let at = |(lo, hi): (f64, f64), j: usize| {
+                if v == 1 {
+                    (lo + hi) / 2.0
+                } else {
+                    lo + (hi - lo) * j as f64 / (v - 1) as f64
+                }
+            };
+            (0..cfg.n_sims)
+                .map(|i| {
+                    if i < v {
+                        [at(cfg.omega_m_range, i), FIDUCIAL.1]
+                    } else {
+                        [FIDUCIAL.0, at(cfg.sigma_8_range, i - v)]
+                    }
+                })
+                .collect()
+        }
+    };
     let r5 = |x: f64| (x * 1e5).round() / 1e5;
     pts.iter()
         .enumerate()
         .map(|(i, p)| SuiteEntry {
             index: i,
-            seed: derive_seed(cfg.seed, i as u64),
+            // 1P: one seed for all, so the simulations differ by the parameter alone.
+            seed: derive_seed(cfg.seed, if cfg.set == SimSet::OneP { 0 } else { i as u64 }),
             omega_m: r5(p[0]),
             sigma_8: r5(p[1]),
         })
@@ -191,10 +302,7 @@ pub fn simulate_suite(
     cfg: &SuiteConfig,
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<(Array3<f32>, Vec<SuiteEntry>), SimError> {
-    cfg.sim.validate()?;
-    if cfg.n_sims == 0 {
-        return Err(SimError::Param("n_sims must be at least 1".into()));
-    }
+    cfg.validate()?;
     let entries = design(cfg);
     let per_sim = 3 * cfg.sim.slabs;
     let n = cfg.sim.map_res;
@@ -221,10 +329,7 @@ pub fn run_suite(
     out_dir: &Path,
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<SuiteFiles, SimError> {
-    cfg.sim.validate()?;
-    if cfg.n_sims == 0 {
-        return Err(SimError::Param("n_sims must be at least 1".into()));
-    }
+    cfg.validate()?;
     if cfg.name.is_empty() || cfg.name.contains(['/', '\\']) {
         return Err(SimError::Param(format!(
             "name {:?} must be non-empty and contain no path separator",
@@ -318,6 +423,7 @@ pub fn run_suite(
     let manifest_path = out_dir.join(cfg.manifest_file());
     let manifest = serde_json::json!({
         "suite": cfg,
+        "set": cfg.set.name(),
         "maps_file": cfg.maps_file(),
         "params_file": cfg.params_file(),
         "maps_per_simulation": per_sim,

@@ -145,3 +145,83 @@ fn bad_settings_name_the_value() {
     c.box_size = -1.0;
     assert!(c.validate().unwrap_err().to_string().contains("box"));
 }
+
+#[test]
+fn cv_set_is_the_fiducial_cosmology_with_a_seed_per_simulation() {
+    use sim::camels_out::{SimSet, FIDUCIAL};
+    let cfg = SuiteConfig::new("Test", 5, 3, small()).with_set(SimSet::Cv);
+    let d = design(&cfg);
+    assert_eq!(d.len(), 5);
+    assert!(d.iter().all(|e| (e.omega_m, e.sigma_8) == FIDUCIAL));
+    let mut seeds: Vec<u64> = d.iter().map(|e| e.seed).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    assert_eq!(seeds.len(), 5, "every CV simulation has its own seed");
+    // The LH suite of the same master seed shares the seeds (only the design differs), so a
+    // CV set is the sample variance of the LH simulations' initial conditions.
+    let lh = design(&SuiteConfig::new("Test", 5, 3, small()));
+    assert_eq!(
+        d.iter().map(|e| e.seed).collect::<Vec<_>>(),
+        lh.iter().map(|e| e.seed).collect::<Vec<_>>()
+    );
+    assert_eq!(cfg.maps_file(), "Maps_Mcdm_Test_CV_z=0.00.npy");
+    assert_eq!(cfg.params_file(), "params_CV_Test.txt");
+}
+
+#[test]
+fn one_p_set_varies_one_parameter_at_a_time_with_one_seed() {
+    use sim::camels_out::{SimSet, FIDUCIAL};
+    let cfg = SuiteConfig::new("Test", 22, 3, small()).with_set(SimSet::OneP);
+    let d = design(&cfg);
+    assert_eq!(d.len(), 22);
+    assert!(d.iter().all(|e| e.seed == d[0].seed), "one seed for all");
+    for (j, e) in d[..11].iter().enumerate() {
+        assert!((e.omega_m - (0.1 + 0.04 * j as f64)).abs() < 1e-9, "{e:?}");
+        assert_eq!(e.sigma_8, FIDUCIAL.1);
+    }
+    for (j, e) in d[11..].iter().enumerate() {
+        assert_eq!(e.omega_m, FIDUCIAL.0);
+        assert!((e.sigma_8 - (0.6 + 0.04 * j as f64)).abs() < 1e-9, "{e:?}");
+    }
+    // The middle of each half is the fiducial cosmology itself.
+    assert_eq!((d[5].omega_m, d[5].sigma_8), FIDUCIAL);
+    assert_eq!((d[16].omega_m, d[16].sigma_8), FIDUCIAL);
+    let odd = SuiteConfig::new("Test", 5, 3, small()).with_set(SimSet::OneP);
+    let e = odd.validate().unwrap_err().to_string();
+    assert!(e.contains("n_sims = 5 for the 1P set"), "{e}");
+    assert!("2P"
+        .parse::<SimSet>()
+        .unwrap_err()
+        .to_string()
+        .contains("\"2P\""));
+}
+
+#[test]
+fn one_p_suite_on_disk_reads_back_and_its_fiducial_runs_agree() {
+    use sim::camels_out::SimSet;
+    let dir = tempfile::tempdir().unwrap();
+    // 3 values per parameter: Ω_m ∈ {0.1, 0.3, 0.5} at σ₈ = 0.8, then σ₈ ∈ {0.6, 0.8, 1.0}.
+    let cfg = SuiteConfig::new("Test", 6, 11, small()).with_set(SimSet::OneP);
+    let files = run_suite(&cfg, dir.path(), &|_| {}).unwrap();
+    assert_eq!(
+        files.maps.file_name().unwrap(),
+        "Maps_Mcdm_Test_1P_z=0.00.npy"
+    );
+    assert!(dir.path().join("work_Test_1P").is_dir());
+    let t = fields::camels::ParamsTable::read(&files.params).unwrap();
+    assert_eq!(t.rows.nrows(), 6);
+    assert_eq!((t.rows[[1, 0]], t.rows[[1, 1]]), (0.3, 0.8));
+    assert_eq!((t.rows[[3, 0]], t.rows[[3, 1]]), (0.3, 0.6));
+    let maps: Array3<f32> = read_npy(&files.maps).unwrap();
+    assert_eq!(maps.dim(), (90, 32, 32));
+    let sim_maps = |i: usize| {
+        maps.slice(ndarray::s![i * 15..(i + 1) * 15, .., ..])
+            .to_owned()
+    };
+    // Same seed, same cosmology: the two fiducial runs are the same simulation.
+    assert_eq!(sim_maps(1), sim_maps(4));
+    // Same seed, another Ω_m: the same structures, not the same maps.
+    assert_ne!(sim_maps(0), sim_maps(1));
+    // The LH work folder of the same name is untouched by (and does not collide with) the 1P set.
+    assert!(!dir.path().join("work_Test").exists());
+}

@@ -1,12 +1,12 @@
 //! `astrodiff simulate`: run the built-in 2LPT + particle-mesh simulator over a Latin hypercube in
-//! (Ω_m, σ₈) and write CAMELS-layout files (`Maps_Mcdm_<name>_LH_z=0.00.npy`,
-//! `params_LH_<name>.txt`) that the data layer reads exactly like real CAMELS files.
-//! Resumable: finished simulations are kept under `<out>/work_<name>/` and skipped on a rerun.
-//! See docs/simulator.md.
+//! (Ω_m, σ₈), or as CAMELS' CV and 1P sets (`--set`), and write CAMELS-layout files
+//! (`Maps_Mcdm_<name>_<SET>_z=0.00.npy`, `params_<SET>_<name>.txt`) that the data layer reads
+//! exactly like real CAMELS files. Resumable: finished simulations are kept under
+//! `<out>/work_<name>[_<SET>]/` and skipped on a rerun. See docs/simulator.md.
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sim::camels_out::{design, run_suite, Event, SuiteConfig};
+use sim::camels_out::{design, run_suite, Event, SimSet, SuiteConfig};
 use sim::SimConfig;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,8 +15,14 @@ use std::time::Instant;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Number of simulations (each gives 3 × slabs maps; 15 by default, as in CAMELS CMD).
+    /// Required for LH; CV defaults to 27 and 1P to 22 (11 values of Ω_m, then 11 of σ₈).
     #[arg(long)]
-    pub n_sims: usize,
+    pub n_sims: Option<usize>,
+    /// Arrangement in (Ω_m, σ₈), as CAMELS names its sets: LH (Latin hypercube over the prior
+    /// box, a seed each), CV (all at Ω_m = 0.3, σ₈ = 0.8, a seed each: cosmic variance) or 1P
+    /// (one parameter at a time over its range, the other fiducial, one seed for all).
+    #[arg(long, default_value = "LH")]
+    pub set: SimSet,
     /// Particles per side (N³ particles).
     #[arg(long, default_value_t = 64)]
     pub particles: usize,
@@ -65,8 +71,14 @@ pub fn run(args: Args) -> Result<()> {
         slabs: args.slabs,
         cloud: args.cloud,
     };
-    sim_cfg.validate().context("simulate")?;
-    let cfg = SuiteConfig::new(&args.name, args.n_sims, args.seed, sim_cfg);
+    let n_sims = match (args.n_sims, args.set) {
+        (Some(n), _) => n,
+        (None, SimSet::Cv) => 27,
+        (None, SimSet::OneP) => 22,
+        (None, SimSet::Lh) => anyhow::bail!("--n-sims is required for the LH set"),
+    };
+    let cfg = SuiteConfig::new(&args.name, n_sims, args.seed, sim_cfg).with_set(args.set);
+    cfg.validate().context("simulate")?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output folder {}", args.out.display()))?;
     let n_entries = design(&cfg).len();
@@ -99,9 +111,9 @@ pub fn run(args: Args) -> Result<()> {
         "simulated {} and reused {} of {} simulations in {:.1} s ({} maps of {}², box {} Mpc/h)",
         files.simulated,
         files.skipped,
-        args.n_sims,
+        n_sims,
         t0.elapsed().as_secs_f64(),
-        args.n_sims * 3 * args.slabs,
+        n_sims * 3 * args.slabs,
         args.map_res,
         args.box_size
     );
