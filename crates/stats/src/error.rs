@@ -51,6 +51,15 @@ pub enum StatsError {
     BadBoxSize(f64),
     #[error("maps in one set must share a shape/binning: {0}")]
     Mismatch(String),
+    /// A posterior grid that cannot be summarised (the message says why).
+    #[error("{0}")]
+    Posterior(String),
+}
+
+impl StatsError {
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        StatsError::Posterior(msg.into())
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StatsError>;

@@ -5,6 +5,7 @@
 //! * [`histogram`](mod@histogram): the pixel PDF with numpy's binning rule.
 //! * [`minkowski`](mod@minkowski): V0, V1, V2 of {x > u}, periodic (reference), open, or quantimpy 0.2.6.
 //! * [`moments`](mod@moments): mean, std, skewness, excess kurtosis, and the standardised field ν.
+//! * [`posterior`]: marginal means, widths and quantiles of a log density on a parameter grid.
 //! * [`ensemble`]: many maps in parallel, per-bin bands, and set-vs-set comparison.
 //!
 //! Input is always an `ArrayView2<f64>` (promote f32 first); this crate reads no files.
@@ -18,6 +19,7 @@ pub mod histogram;
 pub mod log10;
 pub mod minkowski;
 pub mod moments;
+pub mod posterior;
 pub mod power_spectrum;
 pub mod transform;
 

@@ -1,0 +1,261 @@
+//! Posterior summaries from a log density tabulated on a rectangular grid.
+//!
+//! The parameter-inference commands evaluate a log-likelihood (the diffusion model's bound, or a
+//! Gaussian likelihood of the binned P(k)) on a grid over the prior box; this module turns that
+//! table into what a cosmologist quotes. Conventions:
+//!
+//! * The grid is the outer product of one increasing axis per parameter, row-major with the
+//!   **last parameter varying fastest** (numpy's `meshgrid(..., indexing="ij")` flattened).
+//! * The prior is flat on the box the axes span; multiply a non-flat prior in by adding its log
+//!   to the table first.
+//! * Each grid value is the density at a node; marginals integrate with the trapezoid rule along
+//!   every other axis, and the CDF between nodes is the exact integral of the piecewise-linear
+//!   marginal density (so quantiles interpolate smoothly rather than jumping node to node).
+//! * Quantiles q16/q50/q84 and q025/q975 are of the 1D marginal; the 68% and 95% intervals are
+//!   the central ones, [q16, q84] and [q025, q975].
+
+use crate::error::{Result, StatsError};
+use serde::{Deserialize, Serialize};
+
+/// One parameter's marginal posterior, as `astrodiff infer` writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Marginal {
+    pub mean: f64,
+    pub std: f64,
+    pub q16: f64,
+    pub q50: f64,
+    pub q84: f64,
+    pub q025: f64,
+    pub q975: f64,
+}
+
+/// A normalised posterior on a grid.
+#[derive(Clone, Debug)]
+pub struct GridPosterior {
+    axes: Vec<Vec<f64>>,
+    /// Normalised density at the nodes (integrates to 1 under the trapezoid rule).
+    density: Vec<f64>,
+}
+
+fn trapezoid_weights(axis: &[f64]) -> Vec<f64> {
+    let n = axis.len();
+    (0..n)
+        .map(|i| {
+            let left = if i > 0 { axis[i] - axis[i - 1] } else { 0.0 };
+            let right = if i + 1 < n { axis[i + 1] - axis[i] } else { 0.0 };
+            0.5 * (left + right)
+        })
+        .collect()
+}
+
+impl GridPosterior {
+    /// From one increasing axis per parameter (each ≥ 2 nodes) and the log density at every node
+    /// (row-major, last axis fastest; any additive constant). Non-finite entries other than −∞
+    /// are refused; −∞ means zero density.
+    pub fn new(axes: Vec<Vec<f64>>, log_density: &[f64]) -> Result<Self> {
+        if axes.is_empty() {
+            return Err(StatsError::invalid("posterior grid: no parameter axes"));
+        }
+        for (i, a) in axes.iter().enumerate() {
+            if a.len() < 2 || a.windows(2).any(|w| !(w[1] > w[0])) || a.iter().any(|v| !v.is_finite()) {
+                return Err(StatsError::invalid(format!(
+                    "posterior grid: axis {i} must have at least 2 finite, strictly increasing nodes"
+                )));
+            }
+        }
+        let size: usize = axes.iter().map(Vec::len).product();
+        if log_density.len() != size {
+            return Err(StatsError::invalid(format!(
+                "posterior grid: {} log-density values for a grid of {size} nodes",
+                log_density.len()
+            )));
+        }
+        if let Some(bad) = log_density.iter().find(|v| v.is_nan() || **v == f64::INFINITY) {
+            return Err(StatsError::invalid(format!(
+                "posterior grid: log density {bad} is not a number or −∞"
+            )));
+        }
+        let max = log_density.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        if max == f64::NEG_INFINITY {
+            return Err(StatsError::invalid("posterior grid: the density is zero everywhere"));
+        }
+        let mut density: Vec<f64> = log_density.iter().map(|l| (l - max).exp()).collect();
+        let weights: Vec<Vec<f64>> = axes.iter().map(|a| trapezoid_weights(a)).collect();
+        let mut total = 0.0;
+        for (flat, d) in density.iter().enumerate() {
+            total += d * node_weight(&axes, &weights, flat);
+        }
+        density.iter_mut().for_each(|d| *d /= total);
+        Ok(Self { axes, density })
+    }
+
+    pub fn axes(&self) -> &[Vec<f64>] {
+        &self.axes
+    }
+
+    /// The 1D marginal density of parameter `p` at its axis nodes.
+    pub fn marginal_density(&self, p: usize) -> Vec<f64> {
+        let weights: Vec<Vec<f64>> = self.axes.iter().map(|a| trapezoid_weights(a)).collect();
+        let mut out = vec![0.0; self.axes[p].len()];
+        for (flat, d) in self.density.iter().enumerate() {
+            let idx = unravel(&self.axes, flat);
+            let w: f64 = (0..self.axes.len())
+                .filter(|&q| q != p)
+                .map(|q| weights[q][idx[q]])
+                .product();
+            out[idx[p]] += d * w;
+        }
+        out
+    }
+
+    /// P(θ_p ≤ value): the integral of the piecewise-linear marginal (0 below the box, 1 above).
+    pub fn cdf(&self, p: usize, value: f64) -> f64 {
+        let axis = &self.axes[p];
+        let m = self.marginal_density(p);
+        let mut acc = 0.0;
+        for i in 0..axis.len() - 1 {
+            let (a, b) = (axis[i], axis[i + 1]);
+            if value <= a {
+                break;
+            }
+            let x = value.min(b);
+            let slope = (m[i + 1] - m[i]) / (b - a);
+            acc += m[i] * (x - a) + 0.5 * slope * (x - a) * (x - a);
+            if value < b {
+                break;
+            }
+        }
+        acc.clamp(0.0, 1.0)
+    }
+
+    /// The value where the marginal CDF of parameter `p` reaches `q` (0 < q < 1).
+    pub fn quantile(&self, p: usize, q: f64) -> f64 {
+        let axis = &self.axes[p];
+        let m = self.marginal_density(p);
+        let mut acc = 0.0;
+        for i in 0..axis.len() - 1 {
+            let (a, b) = (axis[i], axis[i + 1]);
+            let h = b - a;
+            let mass = 0.5 * (m[i] + m[i + 1]) * h;
+            if acc + mass >= q && mass > 0.0 {
+                // Solve m_i s + ½ slope s² = q − acc for s in [0, h].
+                let need = q - acc;
+                let slope = (m[i + 1] - m[i]) / h;
+                let s = if slope.abs() < 1e-300 * m[i].max(1e-300) || slope == 0.0 {
+                    need / m[i]
+                } else {
+                    let disc = (m[i] * m[i] + 2.0 * slope * need).max(0.0);
+                    (disc.sqrt() - m[i]) / slope
+                };
+                return a + s.clamp(0.0, h);
+            }
+            acc += mass;
+        }
+        *axis.last().unwrap()
+    }
+
+    /// Mean, standard deviation and quantiles of parameter `p`'s marginal.
+    pub fn marginal(&self, p: usize) -> Marginal {
+        let axis = &self.axes[p];
+        let m = self.marginal_density(p);
+        let w = trapezoid_weights(axis);
+        let mean: f64 = (0..axis.len()).map(|i| w[i] * m[i] * axis[i]).sum();
+        let var: f64 = (0..axis.len())
+            .map(|i| w[i] * m[i] * (axis[i] - mean).powi(2))
+            .sum();
+        Marginal {
+            mean,
+            std: var.max(0.0).sqrt(),
+            q16: self.quantile(p, 0.16),
+            q50: self.quantile(p, 0.5),
+            q84: self.quantile(p, 0.84),
+            q025: self.quantile(p, 0.025),
+            q975: self.quantile(p, 0.975),
+        }
+    }
+
+    /// The probability mass within one node spacing of the box's edge along parameter `p`: a
+    /// posterior that piles up there was cut by the prior box (or the grid is too narrow).
+    pub fn edge_mass(&self, p: usize) -> f64 {
+        let axis = &self.axes[p];
+        let n = axis.len();
+        1.0 - (self.cdf(p, axis[n - 2]) - self.cdf(p, axis[1]))
+    }
+}
+
+fn unravel(axes: &[Vec<f64>], mut flat: usize) -> Vec<usize> {
+    let mut idx = vec![0; axes.len()];
+    for (q, a) in axes.iter().enumerate().rev() {
+        idx[q] = flat % a.len();
+        flat /= a.len();
+    }
+    idx
+}
+
+fn node_weight(axes: &[Vec<f64>], weights: &[Vec<f64>], flat: usize) -> f64 {
+    let idx = unravel(axes, flat);
+    idx.iter().enumerate().map(|(q, &i)| weights[q][i]).product()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+        (0..n).map(|i| a + (b - a) * i as f64 / (n - 1) as f64).collect()
+    }
+
+    /// A correlated 2D Gaussian, well inside the box: the marginals are N(μ_p, σ_p²), whatever
+    /// the correlation.
+    #[test]
+    fn gaussian_on_a_grid_gives_its_moments_and_quantiles() {
+        let (mx, my, sx, sy, rho) = (0.3, -1.0, 0.05, 0.2, 0.6);
+        let ax = linspace(mx - 8.0 * sx, mx + 8.0 * sx, 161);
+        let ay = linspace(my - 8.0 * sy, my + 8.0 * sy, 121);
+        let mut logd = Vec::new();
+        for &x in &ax {
+            for &y in &ay {
+                let (u, v) = ((x - mx) / sx, (y - my) / sy);
+                logd.push(-(u * u - 2.0 * rho * u * v + v * v) / (2.0 * (1.0 - rho * rho)));
+            }
+        }
+        let post = GridPosterior::new(vec![ax, ay], &logd).unwrap();
+        for (p, (m, s)) in [(mx, sx), (my, sy)].into_iter().enumerate() {
+            let g = post.marginal(p);
+            assert!((g.mean - m).abs() < 1e-4 * s, "mean {p}: {g:?}");
+            assert!((g.std / s - 1.0).abs() < 1e-3, "std {p}: {g:?}");
+            assert!((g.q50 - m).abs() < 2e-3 * s, "median {p}: {g:?}");
+            // Φ⁻¹(0.84) = 0.99446, Φ⁻¹(0.975) = 1.95996.
+            assert!(((g.q84 - m) / s - 0.99446).abs() < 5e-3, "q84 {p}: {g:?}");
+            assert!(((m - g.q16) / s - 0.99446).abs() < 5e-3, "q16 {p}: {g:?}");
+            assert!(((g.q975 - m) / s - 1.95996).abs() < 5e-3, "q975 {p}: {g:?}");
+            assert!((post.cdf(p, m) - 0.5).abs() < 1e-3);
+            assert!(post.edge_mass(p) < 1e-10);
+        }
+    }
+
+    #[test]
+    fn bad_grids_are_refused_with_the_reason() {
+        let ax = vec![0.0, 1.0, 2.0];
+        let e = GridPosterior::new(vec![ax.clone()], &[0.0, 1.0]).unwrap_err();
+        assert!(e.to_string().contains("2 log-density values for a grid of 3"), "{e}");
+        let e = GridPosterior::new(vec![vec![0.0, 0.0]], &[0.0, 0.0]).unwrap_err();
+        assert!(e.to_string().contains("strictly increasing"), "{e}");
+        let e = GridPosterior::new(vec![ax.clone()], &[0.0, f64::NAN, 0.0]).unwrap_err();
+        assert!(e.to_string().contains("not a number"), "{e}");
+        let e = GridPosterior::new(vec![ax], &[f64::NEG_INFINITY; 3]).unwrap_err();
+        assert!(e.to_string().contains("zero everywhere"), "{e}");
+    }
+
+    /// A posterior that is flat on the box has its quantiles at the matching fractions of the
+    /// box, and all its mass counts as "near the edge" only in the outer cells.
+    #[test]
+    fn flat_posterior_has_uniform_quantiles() {
+        let ax = linspace(0.0, 10.0, 11);
+        let post = GridPosterior::new(vec![ax], &[0.0; 11]).unwrap();
+        let g = post.marginal(0);
+        assert!((g.mean - 5.0).abs() < 1e-12);
+        assert!((g.q16 - 1.6).abs() < 1e-9 && (g.q975 - 9.75).abs() < 1e-9, "{g:?}");
+        assert!((post.edge_mass(0) - 0.2).abs() < 1e-12);
+    }
+}
