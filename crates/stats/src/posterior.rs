@@ -42,7 +42,11 @@ fn trapezoid_weights(axis: &[f64]) -> Vec<f64> {
     (0..n)
         .map(|i| {
             let left = if i > 0 { axis[i] - axis[i - 1] } else { 0.0 };
-            let right = if i + 1 < n { axis[i + 1] - axis[i] } else { 0.0 };
+            let right = if i + 1 < n {
+                axis[i + 1] - axis[i]
+            } else {
+                0.0
+            };
             0.5 * (left + right)
         })
         .collect()
@@ -57,7 +61,8 @@ impl GridPosterior {
             return Err(StatsError::invalid("posterior grid: no parameter axes"));
         }
         for (i, a) in axes.iter().enumerate() {
-            if a.len() < 2 || a.windows(2).any(|w| !(w[1] > w[0])) || a.iter().any(|v| !v.is_finite()) {
+            if a.len() < 2 || a.windows(2).any(|w| w[1] <= w[0]) || a.iter().any(|v| !v.is_finite())
+            {
                 return Err(StatsError::invalid(format!(
                     "posterior grid: axis {i} must have at least 2 finite, strictly increasing nodes"
                 )));
@@ -70,14 +75,22 @@ impl GridPosterior {
                 log_density.len()
             )));
         }
-        if let Some(bad) = log_density.iter().find(|v| v.is_nan() || **v == f64::INFINITY) {
+        if let Some(bad) = log_density
+            .iter()
+            .find(|v| v.is_nan() || **v == f64::INFINITY)
+        {
             return Err(StatsError::invalid(format!(
                 "posterior grid: log density {bad} is not a number or −∞"
             )));
         }
-        let max = log_density.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let max = log_density
+            .iter()
+            .cloned()
+            .fold(f64::NEG_INFINITY, f64::max);
         if max == f64::NEG_INFINITY {
-            return Err(StatsError::invalid("posterior grid: the density is zero everywhere"));
+            return Err(StatsError::invalid(
+                "posterior grid: the density is zero everywhere",
+            ));
         }
         let mut density: Vec<f64> = log_density.iter().map(|l| (l - max).exp()).collect();
         let weights: Vec<Vec<f64>> = axes.iter().map(|a| trapezoid_weights(a)).collect();
@@ -192,17 +205,46 @@ fn unravel(axes: &[Vec<f64>], mut flat: usize) -> Vec<usize> {
     idx
 }
 
+/// Every node of the grid the axes span, in the table's order (row-major, last axis fastest):
+/// evaluate a log-likelihood at `grid_points(&axes)[i]` to fill entry `i` of
+/// [`GridPosterior::new`]'s table.
+pub fn grid_points(axes: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let size: usize = axes.iter().map(Vec::len).product();
+    (0..size)
+        .map(|flat| {
+            unravel(axes, flat)
+                .iter()
+                .enumerate()
+                .map(|(q, &i)| axes[q][i])
+                .collect()
+        })
+        .collect()
+}
+
 fn node_weight(axes: &[Vec<f64>], weights: &[Vec<f64>], flat: usize) -> f64 {
     let idx = unravel(axes, flat);
-    idx.iter().enumerate().map(|(q, &i)| weights[q][i]).product()
+    idx.iter()
+        .enumerate()
+        .map(|(q, &i)| weights[q][i])
+        .product()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn grid_points_run_last_axis_fastest() {
+        let pts = grid_points(&[vec![1.0, 2.0], vec![10.0, 20.0, 30.0]]);
+        assert_eq!(pts.len(), 6);
+        assert_eq!(pts[1], vec![1.0, 20.0]);
+        assert_eq!(pts[3], vec![2.0, 10.0]);
+    }
+
     fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-        (0..n).map(|i| a + (b - a) * i as f64 / (n - 1) as f64).collect()
+        (0..n)
+            .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
+            .collect()
     }
 
     /// A correlated 2D Gaussian, well inside the box: the marginals are N(μ_p, σ_p²), whatever
@@ -238,7 +280,11 @@ mod tests {
     fn bad_grids_are_refused_with_the_reason() {
         let ax = vec![0.0, 1.0, 2.0];
         let e = GridPosterior::new(vec![ax.clone()], &[0.0, 1.0]).unwrap_err();
-        assert!(e.to_string().contains("2 log-density values for a grid of 3"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("2 log-density values for a grid of 3"),
+            "{e}"
+        );
         let e = GridPosterior::new(vec![vec![0.0, 0.0]], &[0.0, 0.0]).unwrap_err();
         assert!(e.to_string().contains("strictly increasing"), "{e}");
         let e = GridPosterior::new(vec![ax.clone()], &[0.0, f64::NAN, 0.0]).unwrap_err();
@@ -255,7 +301,10 @@ mod tests {
         let post = GridPosterior::new(vec![ax], &[0.0; 11]).unwrap();
         let g = post.marginal(0);
         assert!((g.mean - 5.0).abs() < 1e-12);
-        assert!((g.q16 - 1.6).abs() < 1e-9 && (g.q975 - 9.75).abs() < 1e-9, "{g:?}");
+        assert!(
+            (g.q16 - 1.6).abs() < 1e-9 && (g.q975 - 9.75).abs() < 1e-9,
+            "{g:?}"
+        );
         assert!((post.edge_mass(0) - 0.2).abs() < 1e-12);
     }
 }
