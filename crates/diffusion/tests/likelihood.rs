@@ -280,8 +280,8 @@ fn bound_posterior_over_a_power_law_matches_the_exact_gaussian_posterior() {
     let truth = power_law(&s, n, ln_a, slope);
     let x0 = truth.sample_prior(4, &mut NoiseRng::new(2024), dev());
     let axes = vec![
-        linspace(ln_a - 6.0 * sa, ln_a + 6.0 * sa, 25),
-        linspace(slope - 6.0 * sn, slope + 6.0 * sn, 25),
+        linspace(ln_a - 6.0 * sa, ln_a + 6.0 * sa, 19),
+        linspace(slope - 6.0 * sn, slope + 6.0 * sn, 19),
     ];
     let cfg = VlbConfig {
         seed: 5,
@@ -366,8 +366,8 @@ fn bound_posterior_intervals_cover_at_their_nominal_rates() {
     let truth = power_law(&s, n, ln_a, slope);
     let x0 = truth.sample_prior(draws, &mut NoiseRng::new(99), dev());
     let axes = vec![
-        linspace(ln_a - 6.0 * sa, ln_a + 6.0 * sa, 21),
-        linspace(slope - 6.0 * sn, slope + 6.0 * sn, 21),
+        linspace(ln_a - 5.0 * sa, ln_a + 5.0 * sa, 15),
+        linspace(slope - 5.0 * sn, slope + 5.0 * sn, 15),
     ];
     let cfg = VlbConfig {
         seed: 8,
