@@ -20,6 +20,7 @@ use diffusion::likelihood::{ReverseVariance, VlbConfig, VlbEstimator};
 use diffusion::sampler::{sample, Denoiser, NoiseRng, SamplerConfig};
 use diffusion::schedule::{NoiseSchedule, ScheduleConfig};
 use stats::posterior::{grid_points, GridPosterior};
+use stats::power_spectrum::wavenumber;
 use tch::{Kind, Tensor};
 
 fn paper() -> NoiseSchedule {
@@ -30,13 +31,8 @@ fn paper() -> NoiseSchedule {
 /// magnitude), with the DC mode at a fixed variance 1 (θ-independent).
 fn power_law(s: &NoiseSchedule, n: usize, ln_a: f64, slope: f64) -> GrfDenoiser {
     let m = n / 2 + 1;
-    let wn = |i: usize| {
-        if i <= n / 2 {
-            i as f64
-        } else {
-            i as f64 - n as f64
-        }
-    };
+    // The project's FFT index convention (one home: stats::power_spectrum::wavenumber).
+    let wn = |i: usize| wavenumber(i, n) as f64;
     let v = (0..n * m)
         .map(|i| {
             let q = (wn(i / m).powi(2) + wn(i % m).powi(2)).sqrt();
@@ -53,13 +49,8 @@ fn power_law(s: &NoiseSchedule, n: usize, ln_a: f64, slope: f64) -> GrfDenoiser 
 /// Fisher-matrix standard deviations of (ln A, n) for one N² field: F = ½ Σ_k ∇ln λ ∇ln λᵀ
 /// over all non-DC modes, ∇ln λ = (1, ln q).
 fn fisher_sigmas(n: usize) -> (f64, f64) {
-    let wn = |i: usize| {
-        if i <= n / 2 {
-            i as f64
-        } else {
-            i as f64 - n as f64
-        }
-    };
+    // The project's FFT index convention (one home: stats::power_spectrum::wavenumber).
+    let wn = |i: usize| wavenumber(i, n) as f64;
     let (mut f00, mut f01, mut f11) = (0.0, 0.0, 0.0);
     for a in 0..n {
         for b in 0..n {
