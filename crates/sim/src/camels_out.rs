@@ -120,7 +120,7 @@ impl SuiteConfig {
         if self.n_sims == 0 {
             return Err(SimError::Param("n_sims must be at least 1".into()));
         }
-        if self.set == SimSet::OneP && self.n_sims % 2 != 0 {
+        if self.set == SimSet::OneP && !self.n_sims.is_multiple_of(2) {
             return Err(SimError::Param(format!(
                 "n_sims = {} for the 1P set: give an even number (n_sims/2 values of Ω_m, then of σ₈; CAMELS-like: 22)",
                 self.n_sims
