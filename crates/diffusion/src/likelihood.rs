@@ -107,8 +107,9 @@ impl VlbConfig {
 
 /// The bound for a fixed set of fields, ready to be evaluated for any number of denoisers.
 pub struct VlbEstimator {
-    /// [B, C, H, W], in the kind the denoiser is given.
+    /// [B, C, H, W] in f64 (x_t is formed in f64), and the float kind the denoiser is given.
     x0: Tensor,
+    kind: Kind,
     /// [B·draws·steps, C, H, W] f32, rows ordered field, then draw, then timestep.
     noise: Tensor,
     /// Timestep of every row, i64.
@@ -215,7 +216,8 @@ impl VlbEstimator {
             .to_device(dev)
             .index_select(0, &t_rows);
         Ok(Self {
-            x0: x0.shallow_clone(),
+            x0: x0d,
+            kind: x0.kind(),
             noise,
             t_rows,
             b_rows,
@@ -236,17 +238,16 @@ impl VlbEstimator {
     /// The bound on log p(x_0) of every field under `denoiser`, in nats (higher is more likely).
     pub fn log_likelihood(&self, denoiser: &dyn Denoiser) -> Result<Vec<f64>> {
         let rows = self.t_rows.size()[0];
-        let x0d = self.x0.to_kind(Kind::Double);
         let mut weighted = Vec::new();
         let mut start = 0i64;
         while start < rows {
             let len = (self.chunk as i64).min(rows - start);
             let eps = self.noise.narrow(0, start, len).to_kind(Kind::Double);
             let b = self.b_rows.narrow(0, start, len);
-            let x_t = x0d.index_select(0, &b) * self.sab_rows.narrow(0, start, len)
+            let x_t = self.x0.index_select(0, &b) * self.sab_rows.narrow(0, start, len)
                 + &eps * self.s1m_rows.narrow(0, start, len);
             let t = self.t_rows.narrow(0, start, len);
-            let eps_hat = tch::no_grad(|| denoiser.predict_eps(&x_t.to_kind(self.x0.kind()), &t));
+            let eps_hat = tch::no_grad(|| denoiser.predict_eps(&x_t.to_kind(self.kind), &t));
             ensure!(
                 eps_hat.size() == eps.size(),
                 "likelihood: the denoiser returned shape {:?} for input {:?}",

@@ -50,6 +50,16 @@ pub enum SimSet {
 }
 
 impl SimSet {
+    /// How many simulations the set has when none is given: CAMELS' 27 for CV and 22 for 1P
+    /// (11 values of Ω_m, then 11 of σ₈); an LH suite has no natural size.
+    pub fn default_n_sims(self) -> Option<usize> {
+        match self {
+            SimSet::Lh => None,
+            SimSet::Cv => Some(27),
+            SimSet::OneP => Some(22),
+        }
+    }
+
     /// The set's name in CAMELS file names.
     pub fn name(self) -> &'static str {
         match self {

@@ -35,6 +35,8 @@ pub struct GridPosterior {
     axes: Vec<Vec<f64>>,
     /// Normalised density at the nodes (integrates to 1 under the trapezoid rule).
     density: Vec<f64>,
+    /// Trapezoid weights of every axis.
+    weights: Vec<Vec<f64>>,
 }
 
 fn trapezoid_weights(axis: &[f64]) -> Vec<f64> {
@@ -99,7 +101,11 @@ impl GridPosterior {
             total += d * node_weight(&axes, &weights, flat);
         }
         density.iter_mut().for_each(|d| *d /= total);
-        Ok(Self { axes, density })
+        Ok(Self {
+            axes,
+            density,
+            weights,
+        })
     }
 
     pub fn axes(&self) -> &[Vec<f64>] {
@@ -108,13 +114,12 @@ impl GridPosterior {
 
     /// The 1D marginal density of parameter `p` at its axis nodes.
     pub fn marginal_density(&self, p: usize) -> Vec<f64> {
-        let weights: Vec<Vec<f64>> = self.axes.iter().map(|a| trapezoid_weights(a)).collect();
         let mut out = vec![0.0; self.axes[p].len()];
         for (flat, d) in self.density.iter().enumerate() {
             let idx = unravel(&self.axes, flat);
             let w: f64 = (0..self.axes.len())
                 .filter(|&q| q != p)
-                .map(|q| weights[q][idx[q]])
+                .map(|q| self.weights[q][idx[q]])
                 .product();
             out[idx[p]] += d * w;
         }
@@ -123,67 +128,31 @@ impl GridPosterior {
 
     /// P(θ_p ≤ value): the integral of the piecewise-linear marginal (0 below the box, 1 above).
     pub fn cdf(&self, p: usize, value: f64) -> f64 {
-        let axis = &self.axes[p];
-        let m = self.marginal_density(p);
-        let mut acc = 0.0;
-        for i in 0..axis.len() - 1 {
-            let (a, b) = (axis[i], axis[i + 1]);
-            if value <= a {
-                break;
-            }
-            let x = value.min(b);
-            let slope = (m[i + 1] - m[i]) / (b - a);
-            acc += m[i] * (x - a) + 0.5 * slope * (x - a) * (x - a);
-            if value < b {
-                break;
-            }
-        }
-        acc.clamp(0.0, 1.0)
+        Marginal1d::new(&self.axes[p], self.marginal_density(p)).cdf(value)
     }
 
     /// The value where the marginal CDF of parameter `p` reaches `q` (0 < q < 1).
     pub fn quantile(&self, p: usize, q: f64) -> f64 {
-        let axis = &self.axes[p];
-        let m = self.marginal_density(p);
-        let mut acc = 0.0;
-        for i in 0..axis.len() - 1 {
-            let (a, b) = (axis[i], axis[i + 1]);
-            let h = b - a;
-            let mass = 0.5 * (m[i] + m[i + 1]) * h;
-            if acc + mass >= q && mass > 0.0 {
-                // Solve m_i s + ½ slope s² = q − acc for s in [0, h].
-                let need = q - acc;
-                let slope = (m[i + 1] - m[i]) / h;
-                let s = if slope.abs() < 1e-300 * m[i].max(1e-300) || slope == 0.0 {
-                    need / m[i]
-                } else {
-                    let disc = (m[i] * m[i] + 2.0 * slope * need).max(0.0);
-                    (disc.sqrt() - m[i]) / slope
-                };
-                return a + s.clamp(0.0, h);
-            }
-            acc += mass;
-        }
-        *axis.last().unwrap()
+        Marginal1d::new(&self.axes[p], self.marginal_density(p)).quantile(q)
     }
 
     /// Mean, standard deviation and quantiles of parameter `p`'s marginal.
     pub fn marginal(&self, p: usize) -> Marginal {
         let axis = &self.axes[p];
-        let m = self.marginal_density(p);
-        let w = trapezoid_weights(axis);
-        let mean: f64 = (0..axis.len()).map(|i| w[i] * m[i] * axis[i]).sum();
+        let m = Marginal1d::new(axis, self.marginal_density(p));
+        let w = &self.weights[p];
+        let mean: f64 = (0..axis.len()).map(|i| w[i] * m.density[i] * axis[i]).sum();
         let var: f64 = (0..axis.len())
-            .map(|i| w[i] * m[i] * (axis[i] - mean).powi(2))
+            .map(|i| w[i] * m.density[i] * (axis[i] - mean).powi(2))
             .sum();
         Marginal {
             mean,
             std: var.max(0.0).sqrt(),
-            q16: self.quantile(p, 0.16),
-            q50: self.quantile(p, 0.5),
-            q84: self.quantile(p, 0.84),
-            q025: self.quantile(p, 0.025),
-            q975: self.quantile(p, 0.975),
+            q16: m.quantile(0.16),
+            q50: m.quantile(0.5),
+            q84: m.quantile(0.84),
+            q025: m.quantile(0.025),
+            q975: m.quantile(0.975),
         }
     }
 
@@ -192,7 +161,58 @@ impl GridPosterior {
     pub fn edge_mass(&self, p: usize) -> f64 {
         let axis = &self.axes[p];
         let n = axis.len();
-        1.0 - (self.cdf(p, axis[n - 2]) - self.cdf(p, axis[1]))
+        let m = Marginal1d::new(axis, self.marginal_density(p));
+        1.0 - (m.cdf(axis[n - 2]) - m.cdf(axis[1]))
+    }
+}
+
+/// A piecewise-linear 1D density on its nodes: the one place its CDF and quantiles are integrated.
+struct Marginal1d<'a> {
+    axis: &'a [f64],
+    density: Vec<f64>,
+}
+
+impl<'a> Marginal1d<'a> {
+    fn new(axis: &'a [f64], density: Vec<f64>) -> Self {
+        Self { axis, density }
+    }
+
+    /// The mass of interval i from its left node to `x` (x within the interval).
+    fn partial(&self, i: usize, x: f64) -> f64 {
+        let (a, b, m) = (self.axis[i], self.axis[i + 1], &self.density);
+        let slope = (m[i + 1] - m[i]) / (b - a);
+        m[i] * (x - a) + 0.5 * slope * (x - a) * (x - a)
+    }
+
+    fn cdf(&self, value: f64) -> f64 {
+        let mut acc = 0.0;
+        for i in 0..self.axis.len() - 1 {
+            if value <= self.axis[i] {
+                break;
+            }
+            acc += self.partial(i, value.min(self.axis[i + 1]));
+        }
+        acc.clamp(0.0, 1.0)
+    }
+
+    fn quantile(&self, q: f64) -> f64 {
+        let (axis, m) = (self.axis, &self.density);
+        let mut acc = 0.0;
+        for i in 0..axis.len() - 1 {
+            let h = axis[i + 1] - axis[i];
+            let mass = self.partial(i, axis[i + 1]);
+            if acc + mass >= q && mass > 0.0 {
+                // Solve m_i s + ½ slope s² = q − acc for s in [0, h], in the form without
+                // cancellation (exact for slope = 0 too; mass > 0 keeps the denominator > 0).
+                let need = q - acc;
+                let slope = (m[i + 1] - m[i]) / h;
+                let disc = (m[i] * m[i] + 2.0 * slope * need).max(0.0);
+                let s = 2.0 * need / (m[i] + disc.sqrt());
+                return axis[i] + s.clamp(0.0, h);
+            }
+            acc += mass;
+        }
+        *axis.last().unwrap()
     }
 }
 

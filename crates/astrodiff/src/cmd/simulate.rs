@@ -71,11 +71,8 @@ pub fn run(args: Args) -> Result<()> {
         slabs: args.slabs,
         cloud: args.cloud,
     };
-    let n_sims = match (args.n_sims, args.set) {
-        (Some(n), _) => n,
-        (None, SimSet::Cv) => 27,
-        (None, SimSet::OneP) => 22,
-        (None, SimSet::Lh) => anyhow::bail!("--n-sims is required for the LH set"),
+    let Some(n_sims) = args.n_sims.or(args.set.default_n_sims()) else {
+        anyhow::bail!("--n-sims is required for the {} set", args.set.name());
     };
     let cfg = SuiteConfig::new(&args.name, n_sims, args.seed, sim_cfg).with_set(args.set);
     cfg.validate().context("simulate")?;
