@@ -1,11 +1,17 @@
 //! U-Net benchmark: one training step (forward + backward + AdamW + EMA) and one sampling step
 //! (no-grad forward) of the `paper-64` and `cpu-small` networks at batch 16 on 64² fields, with
 //! parameter count, FLOPs per forward (counted from the layer shapes while running) and the
-//! fraction of this machine's measured sgemm peak.
+//! fraction of this machine's measured sgemm peak. "update" is the step's parameter update alone
+//! (gradient clipping, AdamW, EMA), timed on both sides to show where a training step's time goes.
 //!
 //! `cargo run --release -p diffusion --example unet_bench -- [--threads 2] [--reps 3]
-//!  [--pytorch bench/out/unet_pytorch.json] [--nets paper-64,cpu-small] [--device cpu|cuda]`
-//! (bench/run_unet_bench.sh runs the PyTorch twin first and passes its JSON.)
+//!  [--pytorch A.json[,B.json…]] [--previous T.json[,…]] [--json-out T.json]
+//!  [--nets paper-64,cpu-small] [--device cpu|cuda]`
+//!
+//! Timings on this 2-core machine drift by ±10 % between processes, so
+//! `bench/run_unet_bench.sh` alternates the frameworks (PyTorch, tch, PyTorch, tch, …): each pass
+//! writes its JSON, and the last tch pass prints the table from the best time of every pass of
+//! each framework (`--pytorch` and `--previous` take several files and keep each key's minimum).
 
 use diffusion::config::RunConfig;
 use diffusion::nn::count_flops;
@@ -49,15 +55,16 @@ fn main() {
     let size: i64 = arg("--size", 64);
     let nets: String = arg("--nets", "paper-64,cpu-small".to_string());
     let pytorch: String = arg("--pytorch", String::new());
+    let previous: String = arg("--previous", String::new());
+    let json_out: String = arg("--json-out", String::new());
     let device = match arg("--device", "cpu".to_string()).as_str() {
         "cuda" => Device::Cuda(0),
         _ => Device::Cpu,
     };
     tch::set_num_threads(threads);
-    let py: Option<serde_json::Value> = (!pytorch.is_empty())
-        .then(|| std::fs::read_to_string(&pytorch).ok())
-        .flatten()
-        .and_then(|s| serde_json::from_str(&s).ok());
+    let py = read_passes(&pytorch);
+    let prev = read_passes(&previous);
+    let mut mine = serde_json::Map::new();
 
     // sgemm peak: a large square matmul, best of several.
     let n = if device == Device::Cpu { 2048 } else { 8192 };
@@ -71,7 +78,7 @@ fn main() {
         "device {device:?}, torch threads {}, sgemm {n}×{n}: {peak:.1} GFLOP/s (this machine's peak reference)",
         tch::get_num_threads()
     );
-    if let Some(p) = &py {
+    if let Some(p) = py.first() {
         println!(
             "PyTorch {} on the same threads: sgemm {:.1} GFLOP/s",
             p["torch"],
@@ -80,9 +87,9 @@ fn main() {
     }
     println!();
     println!(
-        "| network | params | GFLOP/fwd (B={batch}) | train step s | train GFLOP/s | % peak | sample step s | sample GFLOP/s | % peak | PyTorch train s | PyTorch sample s | tch/PyTorch train | tch/PyTorch sample |"
+        "| network | params | GFLOP/fwd (B={batch}) | train step s | train GFLOP/s | % peak | sample step s | sample GFLOP/s | % peak | PyTorch train s | PyTorch sample s | tch/PyTorch train | tch/PyTorch sample | update s (tch / PyTorch) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in nets.split(',') {
         let mut cfg = RunConfig::preset(name).expect("known preset");
         // The network step alone, as the PyTorch twin has it (no Gaussian prior).
@@ -102,25 +109,43 @@ fn main() {
         let train_s = time(reps, device, || {
             tr.train_step(&x, None).expect("train step");
         });
+        let grad_clip = tr.cfg.train.grad_clip;
+        let update_s = time(reps, device, || {
+            tr.opt.clip_grad_norm(grad_clip);
+            tr.opt.step(1e-4);
+            tr.ema.update(&tr.net, tr.step);
+        });
+        let best = |key: &str, now: f64| {
+            prev.iter()
+                .filter_map(|p| p[name][key].as_f64())
+                .fold(now, f64::min)
+        };
+        mine.insert(
+            name.to_string(),
+            serde_json::json!({"params": params, "train_s": train_s, "sample_s": sample_s, "update_s": update_s}),
+        );
+        let (train_s, sample_s, update_s) = (
+            best("train_s", train_s),
+            best("sample_s", sample_s),
+            best("update_s", update_s),
+        );
         // Backward ≈ 2× forward: a training step is ≈ 3 forward passes of arithmetic.
         let (tg, sg) = (3.0 * fwd / train_s / 1e9, fwd / sample_s / 1e9);
-        let (pt, ps) = py
-            .as_ref()
-            .map(|p| {
-                (
-                    p[name]["train_s"].as_f64().unwrap_or(f64::NAN),
-                    p[name]["sample_s"].as_f64().unwrap_or(f64::NAN),
-                )
-            })
-            .unwrap_or((f64::NAN, f64::NAN));
-        if let Some(p) = &py {
+        let py_s = |key: &str| {
+            py.iter()
+                .filter_map(|p| p[name][key].as_f64())
+                .reduce(f64::min)
+                .unwrap_or(f64::NAN)
+        };
+        let (pt, ps, pu) = (py_s("train_s"), py_s("sample_s"), py_s("update_s"));
+        if let Some(p) = py.first() {
             let pp = p[name]["params"].as_i64().unwrap_or(-1);
             if pp != params {
                 eprintln!("warning: PyTorch {name} has {pp} parameters, tch {params}: not the same network");
             }
         }
         println!(
-            "| {name} | {:.2} M | {:.1} | {train_s:.3} | {tg:.1} | {:.0}% | {sample_s:.3} | {sg:.1} | {:.0}% | {pt:.3} | {ps:.3} | {:.2} | {:.2} |",
+            "| {name} | {:.2} M | {:.1} | {train_s:.3} | {tg:.1} | {:.0}% | {sample_s:.3} | {sg:.1} | {:.0}% | {pt:.3} | {ps:.3} | {:.2} | {:.2} | {update_s:.3} / {pu:.3} |",
             params as f64 / 1e6,
             fwd / 1e9,
             100.0 * tg / peak,
@@ -129,4 +154,23 @@ fn main() {
             sample_s / ps
         );
     }
+    if !json_out.is_empty() {
+        let text = serde_json::Value::Object(mine).to_string();
+        std::fs::write(&json_out, text).expect("writing --json-out");
+    }
+    println!();
+    println!(
+        "best of {reps} repetitions in each of {} tch and {} PyTorch passes",
+        prev.len() + 1,
+        py.len()
+    );
+}
+
+/// The JSON objects of a comma-separated list of files (missing or unreadable ones skipped).
+fn read_passes(list: &str) -> Vec<serde_json::Value> {
+    list.split(',')
+        .filter(|f| !f.is_empty())
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter_map(|s| serde_json::from_str(&s).ok())
+        .collect()
 }

@@ -43,9 +43,8 @@ impl Ema {
         let d = self.decay;
         tch::no_grad(|| {
             for (e, (_, w)) in self.params.iter().zip(src.named_params()) {
-                let mut e = e.shallow_clone();
-                let _ = e.g_mul_scalar_(d);
-                let _ = e.g_add_(&(w * (1.0 - d)));
+                // In place, no temporary: ema + (1 − d)(w − ema).
+                let _ = e.shallow_clone().lerp_(&w, 1.0 - d);
             }
         });
     }
