@@ -86,6 +86,8 @@ class Run:
     def step(self) -> int: ...
     @property
     def resolution(self) -> Optional[int]: ...
+    @property
+    def condition(self) -> list[str]: ...
     def sample(
         self,
         n: int = 64,
@@ -95,8 +97,9 @@ class Run:
         seed: int = 0,
         batch: int = 16,
         size: Optional[int] = None,
-        params: Optional[npt.NDArray[np.float32]] = None,
+        params: Optional[npt.NDArray[np.float64]] = None,
         keep_out_of_range: bool = False,
+        guidance: float = 0.0,
     ) -> npt.NDArray[np.float32]: ...
     def denoise(
         self,

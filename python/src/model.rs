@@ -58,6 +58,18 @@ impl Run {
         self.run.step
     }
 
+    /// The parameters the model is conditioned on, in the order `sample(params=...)` takes
+    /// them (empty for an unconditional model).
+    #[getter]
+    fn condition(&self) -> Vec<String> {
+        self.run
+            .config
+            .condition
+            .as_ref()
+            .map(|c| c.names().iter().map(|n| n.to_string()).collect())
+            .unwrap_or_default()
+    }
+
     /// Training resolution (None for checkpoints that do not record it).
     #[getter]
     fn resolution(&self) -> Option<usize> {
@@ -65,7 +77,7 @@ impl Run {
     }
 
     #[pyo3(signature = (n=64, sampler="ddim", steps=50, eta=0.0, seed=0, batch=16, size=None,
-        params=None, keep_out_of_range=false))]
+        params=None, keep_out_of_range=false, guidance=0.0))]
     #[allow(clippy::too_many_arguments)]
     fn sample<'py>(
         &self,
@@ -77,8 +89,9 @@ impl Run {
         seed: u64,
         batch: usize,
         size: Option<usize>,
-        params: Option<PyReadonlyArrayDyn<'py, f32>>,
+        params: Option<PyReadonlyArrayDyn<'py, f64>>,
         keep_out_of_range: bool,
+        guidance: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let kind = match parse::<pipeline::SamplerKind>(sampler)? {
             pipeline::SamplerKind::Ddim { .. } => pipeline::SamplerKind::Ddim { eta },
@@ -111,7 +124,8 @@ impl Run {
             seed,
             batch,
             size,
-            params: params.map(|p: Array2<f32>| p),
+            params: params.map(|p: Array2<f64>| p),
+            guidance,
             out_of_range: if keep_out_of_range {
                 pipeline::OutOfRange::Keep
             } else {

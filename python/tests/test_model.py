@@ -75,3 +75,46 @@ def test_torch_first_then_astrodiff_in_a_fresh_process():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("2.11.0")
+
+
+TINY = """
+[unet]
+base_channels = 8
+channel_mults = [1, 2]
+attention = ["none", "none"]
+mid_attention = "none"
+heads = 1
+head_dim = 8
+groups = 4
+[diffusion.schedule]
+kind = "linear"
+timesteps = 100
+beta_start = 1e-4
+beta_end = 2e-2
+[train]
+batch_size = 4
+warmup_steps = 0
+ema_start = 0
+"""
+
+
+def test_conditional_sample_equals_the_cli(cli, tmp_path):
+    sim, prep, run = tmp_path / "sim", tmp_path / "prep", tmp_path / "run"
+    cli("simulate", "--n-sims", "4", "--seed", "2", "--particles", "16", "--mesh", "32", "--map-res", "16",
+        "--slabs", "1", "--steps", "4", "--out", sim)
+    cli("data", "prepare", "--input", sim, "--resolution", "16", "--norm", "standard", "--split", "0-2,,3",
+        "--out", prep)
+    (tmp_path / "tiny.toml").write_text(TINY)
+    cli("train", "--data", prep, "--config", tmp_path / "tiny.toml", "--out", run, "--steps", "2",
+        "--threads", "1", "--condition", "Om,sigma8")
+    out = tmp_path / "s.npy"
+    cli("sample", "--checkpoint", run, "--n", "2", "--sampler", "ddim", "--steps", "3", "--seed", "4",
+        "--threads", "1", "--params", "Om=0.3,sigma8=0.8", "--guidance", "1.5", "--out", out)
+    r = astrodiff.load_run(run, threads=1)
+    assert r.condition == ["Om", "sigma8"]
+    got = r.sample(2, sampler="ddim", steps=3, seed=4, params=np.array([0.3, 0.8]), guidance=1.5)
+    np.testing.assert_array_equal(got, np.load(out))
+    with pytest.raises(ValueError, match=r"Om=0.7.*prior box"):
+        r.sample(1, params=np.array([0.7, 0.8]))
+    with pytest.raises(ValueError, match="conditioned on Om, sigma8"):
+        r.sample(1)

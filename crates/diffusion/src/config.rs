@@ -150,6 +150,11 @@ pub struct TrainConfig {
     pub sample_n: usize,
     /// DDIM steps for the sample grid.
     pub sample_steps: usize,
+    /// Condition dropout for classifier-free guidance (Ho & Salimans 2022): the fraction of
+    /// training items of a conditional model that see the "no condition" input instead of
+    /// their θ (`fields::condition`), so one network is both the conditional and the
+    /// unconditional model. Ignored by unconditional models.
+    pub cond_dropout: f64,
 }
 
 impl Default for TrainConfig {
@@ -173,6 +178,7 @@ impl Default for TrainConfig {
             sample_every: 0,
             sample_n: 16,
             sample_steps: 50,
+            cond_dropout: 0.1,
         }
     }
 }
@@ -186,6 +192,10 @@ pub struct RunConfig {
     pub unet: unet::Config,
     pub diffusion: DiffusionConfig,
     pub train: TrainConfig,
+    /// The parameters the model is conditioned on, by name, with their prior box
+    /// (`astrodiff train --condition`); `None` for an unconditional model. Its input width is
+    /// `unet.cond_dim`.
+    pub condition: Option<fields::condition::Condition>,
 }
 
 impl Default for RunConfig {
@@ -218,6 +228,7 @@ impl RunConfig {
                 lr,
                 ..TrainConfig::default()
             },
+            condition: None,
         };
         match name {
             "paper-64" => Ok(paper(64, 5e-4)),
@@ -265,6 +276,7 @@ impl RunConfig {
                     sample_every: 0,
                     ..TrainConfig::default()
                 },
+                condition: None,
             }),
             other => Err(Error::invalid(format!(
                 "unknown preset '{other}' (expected one of: {})",
@@ -332,6 +344,22 @@ impl RunConfig {
             return Err(Error::invalid(
                 "train.decay = \"cosine\" needs decay_steps > warmup_steps",
             ));
+        }
+        if !(0.0..1.0).contains(&t.cond_dropout) {
+            return Err(Error::invalid(format!(
+                "train.cond_dropout = {} is not in [0, 1)",
+                t.cond_dropout
+            )));
+        }
+        if let Some(c) = &self.condition {
+            if self.unet.cond_dim != c.input_dim() as i64 {
+                return Err(Error::invalid(format!(
+                    "unet.cond_dim = {} but the condition ({}) needs {} inputs (one per parameter and a presence flag)",
+                    self.unet.cond_dim,
+                    c.names().join(", "),
+                    c.input_dim()
+                )));
+            }
         }
         self.diffusion.schedule.build()?;
         self.diffusion.t_sampling.validate()?;

@@ -38,6 +38,9 @@ pub trait BatchSource {
     fn field_size(&self) -> usize;
 }
 
+/// Tag of the condition-dropout stream (`Trainer::drop_condition`): "cfg_drop".
+const COND_DROPOUT_TAG: u64 = 0x6366_675f_6472_6f70;
+
 /// The ChaCha8 stream of optimiser step `step`: one stream per step of one seeded family.
 pub fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
     // Distinct from other consumers of the same user seed (data order, sampling).
@@ -304,6 +307,25 @@ impl Trainer {
         (t, noise, torch_seed)
     }
 
+    /// Condition dropout (`train.cond_dropout`, classifier-free guidance): each row of `cond`
+    /// is replaced by the all-zero "no condition" input with that probability. The draws come
+    /// from their own stream of `(seed, step)`, so the timesteps and noise of a step do not
+    /// depend on whether the model is conditional. Unconditional models pass rows unchanged.
+    pub fn drop_condition(&self, step: u64, cond: &Tensor) -> Tensor {
+        let p = self.cfg.train.cond_dropout;
+        if self.cfg.condition.is_none() || p <= 0.0 {
+            return cond.shallow_clone();
+        }
+        let rows = cond.size()[0];
+        let mut rng = fields::rng::substream(self.seed, &[COND_DROPOUT_TAG, step]);
+        let keep: Vec<f32> = (0..rows)
+            .map(|_| if rng.gen::<f64>() < p { 0.0 } else { 1.0 })
+            .collect();
+        cond * Tensor::from_slice(&keep)
+            .view([rows, 1])
+            .to_device(cond.device())
+    }
+
     /// One optimiser step on the batch `x0` `[B, 1, N, N]` (normalised fields, on any device).
     /// Errors when the config asks for the Gaussian prior and none has been set.
     pub fn train_step(&mut self, x0: &Tensor, cond: Option<&Tensor>) -> Result<StepStats> {
@@ -315,7 +337,7 @@ impl Trainer {
         let (t, noise, torch_seed) = self.step_randomness(step, s[0] as usize, s[2] as usize);
         tch::manual_seed(torch_seed as i64);
         let x0 = x0.to_device(self.device).to_kind(Kind::Float);
-        let cond = cond.map(|c| c.to_device(self.device));
+        let cond = cond.map(|c| self.drop_condition(step, c).to_device(self.device));
         let x_t = self.schedule.q_sample(&x0, &noise, &t);
         let target = match self.cfg.diffusion.prediction {
             Prediction::Eps => noise,

@@ -167,3 +167,60 @@ fn adamw_and_ema_follow_their_formulas() {
         assert!(err < 1e-6, "EMA of {n} off its formula by {err}");
     }
 }
+
+/// Condition dropout: about `train.cond_dropout` of the rows become the all-zero "no condition"
+/// input, the others pass unchanged, the draws are a function of (seed, step), and an
+/// unconditional model's rows are never touched.
+#[test]
+fn condition_dropout_zeroes_the_configured_fraction_of_rows() {
+    use fields::condition::Condition;
+    tch::set_num_threads(1);
+    let columns: Vec<String> = fields::camels::PARAM_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let c = Condition::select(&["Om".into(), "sigma8".into()], &columns, None).unwrap();
+    let mut cfg = tiny_config();
+    cfg.unet.cond_dim = c.input_dim() as i64;
+    cfg.condition = Some(c.clone());
+    cfg.train.cond_dropout = 0.1;
+    let tr = Trainer::new(cfg.clone(), 3, Device::Cpu).unwrap();
+    let row = c.input_row(&[0.3, 0.9]).unwrap();
+    let rows = 16i64;
+    let cond = Tensor::from_slice(&row.repeat(rows as usize)).view([rows, 3]);
+    let (mut dropped, mut total) = (0usize, 0usize);
+    for step in 0..200 {
+        let out = tr.drop_condition(step, &cond);
+        assert_eq!(
+            Vec::<f32>::try_from(out.flatten(0, -1)).unwrap(),
+            Vec::<f32>::try_from(tr.drop_condition(step, &cond).flatten(0, -1)).unwrap(),
+            "step {step}: the draw must depend on (seed, step) only"
+        );
+        for r in 0..rows {
+            let v = Vec::<f32>::try_from(out.get(r)).unwrap();
+            if v.iter().all(|&x| x == 0.0) {
+                dropped += 1;
+            } else {
+                assert_eq!(v, row, "a kept row must pass unchanged");
+            }
+            total += 1;
+        }
+    }
+    let frac = dropped as f64 / total as f64;
+    let sd = (0.1f64 * 0.9 / total as f64).sqrt();
+    assert!(
+        (frac - 0.1).abs() < 4.0 * sd,
+        "dropped {frac:.4} of rows, expected 0.1 ± {:.4}",
+        4.0 * sd
+    );
+
+    let mut plain = cfg;
+    plain.condition = None;
+    plain.unet.cond_dim = 0;
+    let tr = Trainer::new(plain, 3, Device::Cpu).unwrap();
+    let out = tr.drop_condition(5, &cond);
+    assert_eq!(
+        out.abs().sum(Kind::Float).double_value(&[]),
+        cond.abs().sum(Kind::Float).double_value(&[])
+    );
+}

@@ -2,12 +2,14 @@
 //!
 //! - [`io`]: `.npy` (memory-mapped), `.npz`, FITS readers ([`io::MapStack`]) and atomic writers.
 //! - [`camels`]: the CAMELS CMD layout (`Maps_<field>_<suite>_<set>_z=<z>.npy` + parameter tables).
+//! - [`condition`]: the parameters a model is conditioned on, by name, with their prior box.
 //! - [`split`]: train/val/test splits over simulations, source maps or regions.
 //! - [`rng`]: deterministic seeded sub-streams.
 //! - [`error`]: [`FieldsError`], one-line messages naming the file and the problem.
 
 pub mod augment;
 pub mod camels;
+pub mod condition;
 pub mod dataset;
 pub mod error;
 pub mod filters;

@@ -10,6 +10,7 @@
 
 use crate::error::{bail, Context, Result};
 use crate::run::TrainedRun;
+use diffusion::guidance::Guided;
 use diffusion::model::NetDenoiser;
 use diffusion::sampler::{self, SamplerConfig};
 use diffusion::tch::{Device, Kind, Tensor};
@@ -40,9 +41,13 @@ pub struct GenerateOptions {
     pub batch: usize,
     /// Field side (default: the training resolution).
     pub size: Option<usize>,
-    /// Conditioning values: one row for every field, or one row per field (`n` rows), for a
-    /// model trained with parameters.
-    pub params: Option<Array2<f32>>,
+    /// θ in physical units for a conditional model, in the order of its condition
+    /// (`RunConfig::condition`, [`TrainedRun::condition`]): one row for every field, or one row
+    /// per field (`n` rows). Each value must lie in its prior box.
+    pub params: Option<Array2<f64>>,
+    /// Classifier-free guidance weight w (`diffusion::guidance`): 0, the default, is the plain
+    /// conditional model.
+    pub guidance: f64,
     pub out_of_range: OutOfRange,
 }
 
@@ -55,6 +60,7 @@ impl Default for GenerateOptions {
             batch: 16,
             size: None,
             params: None,
+            guidance: 0.0,
             out_of_range: OutOfRange::Clamp,
         }
     }
@@ -90,7 +96,7 @@ impl TrainedRun {
             bail!("the number of fields and the batch size must be positive");
         }
         let size = self.generation_side(opts.size)?;
-        let cond_rows = self.condition_rows(opts.params.as_ref(), opts.n)?;
+        let cond_rows = self.condition_rows(opts.params.as_ref(), opts.n, opts.guidance)?;
         let _guard = diffusion::tch::no_grad_guard();
         let mut seeds = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
         let nb = opts.n.div_ceil(opts.batch);
@@ -115,12 +121,25 @@ impl TrainedRun {
                     .view([bs as i64, d as i64])
                     .to_device(self.device)
             });
+            let null = cond.as_ref().map(|c| c.zeros_like());
             let den = NetDenoiser {
                 unet: &self.net.unet,
                 schedule: &self.schedule,
                 prediction: self.config.diffusion.prediction,
                 cond,
                 prior: self.prior.as_ref(),
+            };
+            let uncond = NetDenoiser {
+                unet: den.unet,
+                schedule: den.schedule,
+                prediction: den.prediction,
+                cond: null,
+                prior: den.prior,
+            };
+            let guided = Guided {
+                conditional: &den,
+                unconditional: &uncond,
+                weight: opts.guidance,
             };
             let seed = seeds.next_u64();
             let base = b * per_batch;
@@ -131,7 +150,7 @@ impl TrainedRun {
             };
             let shape = [bs as i64, 1, size as i64, size as i64];
             let res = sampler::sample(
-                &den,
+                &guided,
                 &self.schedule,
                 &opts.sampler,
                 &shape,
@@ -194,30 +213,67 @@ impl TrainedRun {
         })
     }
 
-    /// The conditioning rows for `n` fields, checked against the model's `cond_dim`.
+    /// θ from `name=value,…` text (`--params`) as one row in the model's condition order,
+    /// checked against the prior box; errors for an unconditional model.
+    pub fn parse_params(&self, text: &str) -> Result<Array2<f64>> {
+        let Some(c) = &self.config.condition else {
+            bail!(
+                "--params given but {} is unconditional (trained without --condition)",
+                self.source.display()
+            );
+        };
+        let theta = c.parse(text)?;
+        c.input_row(&theta)?;
+        Ok(Array2::from_shape_vec((1, theta.len()), theta).expect("one row"))
+    }
+
+    /// The network's conditioning input for `n` fields from θ rows (one, or one per field),
+    /// each checked against the model's prior box by `fields::condition`.
     fn condition_rows(
         &self,
-        params: Option<&Array2<f32>>,
+        params: Option<&Array2<f64>>,
         n: usize,
+        guidance: f64,
     ) -> Result<Option<Array2<f32>>> {
-        let d = self.config.unet.cond_dim as usize;
-        match (d, params) {
-            (0, None) => Ok(None),
-            (0, Some(_)) => bail!("parameters given but the model is unconditional"),
-            (d, None) => {
-                bail!("the model is conditioned on {d} parameters: give them (v1,v2,...)")
+        if !guidance.is_finite() {
+            bail!("--guidance {guidance}: must be a finite number (0 = no guidance)");
+        }
+        let cond = match (&self.config.condition, params) {
+            (None, None) if self.config.unet.cond_dim > 0 => bail!(
+                "{}: the network takes {} conditioning inputs but records no condition (trained before conditioning by name)",
+                self.source.display(),
+                self.config.unet.cond_dim
+            ),
+            (None, None) => {
+                if guidance != 0.0 {
+                    bail!("--guidance {guidance}: the model is unconditional (guidance needs a model trained with --condition)");
+                }
+                return Ok(None);
             }
-            (d, Some(p)) if p.ncols() != d => {
-                bail!(
-                    "{} parameter values given, the model expects {d}",
-                    p.ncols()
-                )
-            }
-            (_, Some(p)) if p.nrows() != 1 && p.nrows() != n => bail!(
+            (None, Some(_)) => bail!(
+                "{}: parameters given but the model is unconditional (trained without --condition)",
+                self.source.display()
+            ),
+            (Some(c), None) => bail!(
+                "{}: the model is conditioned on {}: give them (--params {})",
+                self.source.display(),
+                c.names().join(", "),
+                c.names().iter().map(|n| format!("{n}=…")).collect::<Vec<_>>().join(",")
+            ),
+            (Some(c), Some(p)) => (c, p),
+        };
+        let (c, p) = cond;
+        if p.nrows() != 1 && p.nrows() != n {
+            bail!(
                 "{} rows of parameters for {n} fields: give one row, or one per field",
                 p.nrows()
-            ),
-            (_, Some(p)) => Ok(Some(p.clone())),
+            );
         }
+        let mut rows = Array2::<f32>::zeros((p.nrows(), c.input_dim()));
+        for (i, theta) in p.outer_iter().enumerate() {
+            let row = c.input_row(&theta.to_vec())?;
+            rows.row_mut(i).assign(&ndarray::Array1::from(row));
+        }
+        Ok(Some(rows))
     }
 }

@@ -9,6 +9,7 @@ use diffusion::config::{RunConfig, TimestepSampling, PRESETS};
 use diffusion::tch::Device;
 use diffusion::train::{Batch, BatchSource, LoopOptions, StepStats, TrainEvent, Trainer};
 use fields::augment::BatchStream;
+use fields::condition::Condition;
 use fields::dataset::{NormKind, PreparedDataset};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,11 @@ pub struct TrainOptions {
     pub resume: bool,
     pub device: Option<String>,
     pub threads: Option<usize>,
+    /// Parameters to condition on, by name (`fields::condition`): columns of the dataset's
+    /// parameter table, normalised to their prior box and recorded in the checkpoint's config.
+    /// `None`: an unconditional model, whatever the dataset holds. When resuming, the
+    /// checkpoint's own condition is used and a different one here is an error.
+    pub condition: Option<Vec<String>>,
 }
 
 /// What a session reports.
@@ -65,18 +71,28 @@ pub struct TrainOutcome {
     pub checkpoint: PathBuf,
 }
 
-/// The data layer's batch stream seen by the trainer.
-struct Stream(BatchStream);
+/// The data layer's batch stream seen by the trainer, with every item's conditioning input
+/// when the model is conditional.
+struct Stream {
+    batches: BatchStream,
+    /// The conditioning input of every training map (`Condition::input_rows`), in the order of
+    /// the stream's stored maps.
+    cond: Option<ndarray::Array2<f32>>,
+}
 
 impl BatchSource for Stream {
     fn batch_at(&self, step: u64, batch_size: usize) -> diffusion::Result<Batch> {
+        let cond = self.cond.as_ref().map(|rows| {
+            let idx = self.batches.indices_at(step, batch_size);
+            rows.select(ndarray::Axis(0), &idx)
+        });
         Ok(Batch {
-            fields: self.0.batch_at(step, batch_size),
-            cond: self.0.params_at(step, batch_size),
+            fields: self.batches.batch_at(step, batch_size),
+            cond,
         })
     }
     fn field_size(&self) -> usize {
-        self.0.side()
+        self.batches.side()
     }
 }
 
@@ -117,6 +133,17 @@ pub fn train(opts: &TrainOptions, on: &mut dyn FnMut(Progress)) -> Result<TrainO
     let device = diffusion::model::select_device(opts.device.as_deref(), opts.threads)?;
     let ds = PreparedDataset::open(&opts.data)
         .with_context(|| format!("opening dataset {}", opts.data.display()))?;
+    // Checked before the run folder is touched, so a bad name leaves nothing behind.
+    let condition = match &opts.condition {
+        Some(names) => {
+            let train_rows = ds.load_params("train")?;
+            Some(
+                Condition::select(names, ds.param_names(), train_rows.as_ref())
+                    .with_context(|| format!("conditioning on {}", opts.data.display()))?,
+            )
+        }
+        None => None,
+    };
     // One trainer per run folder: the lock is held until this function returns (the OS drops
     // it however the process ends, so a killed run never blocks its resume).
     let lock = atomicio::DirLock::acquire(&opts.out, "astrodiff train")?;
@@ -140,6 +167,22 @@ pub fn train(opts: &TrainOptions, on: &mut dyn FnMut(Progress)) -> Result<TrainO
         }
         let ck = checkpoint::read(&ck_path)?;
         let tr = Trainer::from_checkpoint(&ck, device)?;
+        if let Some(c) = &condition {
+            let stored = tr
+                .cfg
+                .condition
+                .as_ref()
+                .map(|s| s.names())
+                .unwrap_or_default();
+            if stored != c.names() {
+                bail!(
+                    "{}: --condition {} but the checkpoint is conditioned on {}: resume without --condition, or train a new run",
+                    ck_path.display(),
+                    c.names().join(","),
+                    if stored.is_empty() { "nothing".to_string() } else { stored.join(",") }
+                );
+            }
+        }
         on(Progress::Note(format!(
             "resuming {} at step {} (seed {})",
             opts.out.display(),
@@ -154,7 +197,22 @@ pub fn train(opts: &TrainOptions, on: &mut dyn FnMut(Progress)) -> Result<TrainO
                 opts.out.display()
             );
         }
-        let cfg = RunConfig::load(&opts.preset, opts.overrides.as_deref())?;
+        let mut cfg = RunConfig::load(&opts.preset, opts.overrides.as_deref())?;
+        if let Some(c) = condition {
+            cfg.unet.cond_dim = c.input_dim() as i64;
+            on(Progress::Note(format!(
+                "conditioning on {} (prior box {}), condition dropout {}",
+                c.names().join(", "),
+                c.params
+                    .iter()
+                    .map(|p| format!("[{}, {}]", p.lo, p.hi))
+                    .collect::<Vec<_>>()
+                    .join(" × "),
+                cfg.train.cond_dropout
+            )));
+            cfg.condition = Some(c);
+            cfg.validate()?;
+        }
         let mut tr = Trainer::new(cfg, opts.seed, device)?;
         if tr.cfg.diffusion.gaussian_prior {
             let null = fit_prior(&ds).with_context(|| {
@@ -174,16 +232,25 @@ pub fn train(opts: &TrainOptions, on: &mut dyn FnMut(Progress)) -> Result<TrainO
     let resolved = serde_json::to_string_pretty(&tr.cfg).context("serialising the config")?;
     atomicio::write_creating_dir(opts.out.join("config.json"), resolved.as_bytes())?;
 
-    let stream = Stream(
-        ds.batch_stream(tr.seed)
-            .with_context(|| format!("loading {}", opts.data.display()))?,
-    );
+    let batches = ds
+        .batch_stream(tr.seed)
+        .with_context(|| format!("loading {}", opts.data.display()))?;
+    let cond = match (&tr.cfg.condition, batches.params()) {
+        (None, _) => None,
+        (Some(c), Some(rows)) => Some(c.input_rows(ds.param_names(), rows)?),
+        (Some(c), None) => bail!(
+            "{}: the model is conditioned on {} but the dataset has no parameter table",
+            opts.data.display(),
+            c.names().join(", ")
+        ),
+    };
+    let stream = Stream { batches, cond };
     let start_step = tr.step;
     on(Progress::Started {
         preset: tr.cfg.preset.clone(),
         n_params: tr.net.num_params(),
-        n_train: stream.0.len(),
-        side: stream.0.side(),
+        n_train: stream.batches.len(),
+        side: stream.batches.side(),
         batch: tr.cfg.train.batch_size,
         device,
         start_step,
@@ -217,12 +284,12 @@ fn check_data_fits(cfg: &RunConfig, ds: &PreparedDataset, dir: &Path) -> Result<
             dir.display()
         );
     }
-    let np = ds.param_names().len();
-    if cfg.unet.cond_dim > 0 && cfg.unet.cond_dim as usize != np {
+    if cfg.unet.cond_dim > 0 && cfg.condition.is_none() {
         bail!(
-            "{}: unet.cond_dim = {} but the dataset has {np} parameters per map",
+            "{}: unet.cond_dim = {} but no condition is named: pass --condition NAME,NAME (columns of the parameter table: {})",
             dir.display(),
-            cfg.unet.cond_dim
+            cfg.unet.cond_dim,
+            ds.param_names().join(", ")
         );
     }
     let mut notes = Vec::new();

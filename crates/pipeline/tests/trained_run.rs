@@ -85,6 +85,7 @@ fn train_load_generate_and_denoise_through_one_run() {
         resume: false,
         device: Some("cpu".into()),
         threads: Some(1),
+        condition: None,
     };
     let (mut started, mut steps) = (false, Vec::new());
     let out = pipeline::train(&opts, &mut |e| match e {

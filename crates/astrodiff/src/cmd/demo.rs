@@ -338,6 +338,7 @@ pub fn run(args: Args) -> Result<()> {
             resume,
             device: None,
             threads: None,
+            condition: None,
         })?;
         train::print_outcome(&out);
     } else {

@@ -42,9 +42,14 @@ pub struct Args {
     /// Use the raw weights instead of the EMA weights.
     #[arg(long)]
     pub no_ema: bool,
-    /// Conditioning values for every field, comma-separated (models trained with parameters).
-    #[arg(long, value_delimiter = ',')]
-    pub params: Option<Vec<f32>>,
+    /// θ of every field for a conditional model, by name: `Om=0.3,sigma8=0.8` (the names given
+    /// to `train --condition`, or the dataset's column names); each inside the prior box.
+    #[arg(long)]
+    pub params: Option<String>,
+    /// Classifier-free guidance weight w: ε̂ = (1 + w) ε̂(θ) − w ε̂(∅); 0 (default) is the plain
+    /// conditional model.
+    #[arg(long, default_value_t = 0.0)]
+    pub guidance: f64,
     /// Side N of the fields (default: the training resolution).
     #[arg(long)]
     pub size: Option<usize>,
@@ -62,17 +67,14 @@ pub fn run(args: Args) -> Result<()> {
         k => k,
     };
     let steps = (args.steps > 0).then_some(args.steps);
-    let params = args
-        .params
-        .as_ref()
-        .map(|p| ndarray::Array2::from_shape_vec((1, p.len()), p.clone()).expect("one row"));
-    let opts = GenerateOptions {
+    let mut opts = GenerateOptions {
         n: args.n,
         sampler: SamplerConfig::new(kind, steps),
         seed: args.seed,
         batch: args.batch,
         size: args.size,
-        params,
+        params: None,
+        guidance: args.guidance,
         out_of_range: if args.keep_out_of_range {
             OutOfRange::Keep
         } else {
@@ -85,6 +87,12 @@ pub fn run(args: Args) -> Result<()> {
         threads: args.threads,
     };
     let run = TrainedRun::load(&args.checkpoint, &load)?;
+    let params = args
+        .params
+        .as_deref()
+        .map(|t| run.parse_params(t))
+        .transpose()?;
+    opts.params = params;
     let g = generate(&run, &opts)?;
     write(&args, &g)?;
     eprintln!(

@@ -37,6 +37,11 @@ pub struct Args {
     /// CPU threads for torch (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Condition on these columns of the dataset's parameter table, by name (Om,sigma8 as in the
+    /// CAMELS header, or Omega_m,sigma_8), normalised to their prior box; train.cond_dropout of
+    /// the items see no condition, for classifier-free guidance (docs/emulator.md).
+    #[arg(long, value_delimiter = ',')]
+    pub condition: Option<Vec<String>>,
 }
 
 impl Args {
@@ -52,6 +57,7 @@ impl Args {
             resume: self.resume,
             device: self.device.clone(),
             threads: self.threads,
+            condition: self.condition.clone(),
         }
     }
 }
