@@ -147,7 +147,7 @@ impl Condition {
                         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
                             (lo.min(v as f64), hi.max(v as f64))
                         });
-                    if !(lo < hi) {
+                    if lo >= hi || lo.is_nan() {
                         return Err(invalid(
                             format!("--condition {name}"),
                             format!("column {column} does not vary in the training split ([{lo}, {hi}]): nothing to condition on"),
