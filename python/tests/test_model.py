@@ -77,25 +77,7 @@ def test_torch_first_then_astrodiff_in_a_fresh_process():
     assert r.stdout.startswith("2.11.0")
 
 
-TINY = """
-[unet]
-base_channels = 8
-channel_mults = [1, 2]
-attention = ["none", "none"]
-mid_attention = "none"
-heads = 1
-head_dim = 8
-groups = 4
-[diffusion.schedule]
-kind = "linear"
-timesteps = 100
-beta_start = 1e-4
-beta_end = 2e-2
-[train]
-batch_size = 4
-warmup_steps = 0
-ema_start = 0
-"""
+TINY = (GOLDEN.parent / "common" / "tiny.toml").read_text()  # the CLI tests' tiny network
 
 
 def test_conditional_sample_equals_the_cli(cli, tmp_path):

@@ -5,29 +5,8 @@
 
 mod common;
 
-use common::{astrodiff, error_line, ok, p};
+use common::{astrodiff, error_line, ok, p, TINY};
 use std::path::{Path, PathBuf};
-
-const TINY: &str = r#"
-[unet]
-base_channels = 8
-channel_mults = [1, 2]
-attention = ["none", "none"]
-mid_attention = "none"
-heads = 1
-head_dim = 8
-groups = 4
-[diffusion.schedule]
-kind = "linear"
-timesteps = 100
-beta_start = 1e-4
-beta_end = 2e-2
-[train]
-batch_size = 4
-warmup_steps = 0
-ema_start = 0
-log_every = 1
-"#;
 
 /// A 4-simulation suite of 16² maps, prepared with its parameter table.
 fn prepared(root: &Path) -> (PathBuf, PathBuf) {

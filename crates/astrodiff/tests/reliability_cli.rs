@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{astrodiff, error_line, logged_steps, ok, p, BIN};
+use common::{astrodiff, error_line, logged_steps, ok, p, BIN, TINY};
 use diffusion::checkpoint;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,27 +20,6 @@ struct Fixture {
     cfg: PathBuf,
     run: PathBuf,
 }
-
-const TINY: &str = r#"
-[unet]
-base_channels = 8
-channel_mults = [1, 2]
-attention = ["none", "none"]
-mid_attention = "none"
-heads = 1
-head_dim = 8
-groups = 4
-[diffusion.schedule]
-kind = "linear"
-timesteps = 100
-beta_start = 1e-4
-beta_end = 2e-2
-[train]
-batch_size = 4
-warmup_steps = 0
-ema_start = 0
-log_every = 1
-"#;
 
 fn train_args<'a>(f: &'a Fixture, out: &'a str, steps: &'a str) -> Vec<String> {
     [

@@ -7,6 +7,9 @@ use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_astrodiff");
 
+/// The tiny network config the CLI tests (and python/tests) train: `tiny.toml` beside this file.
+pub const TINY: &str = include_str!("tiny.toml");
+
 pub fn astrodiff(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
