@@ -84,8 +84,7 @@ impl Default for ConvTranspose2dConfig {
 /// Wraps `x` [B, C, H, W] around by `p` ≤ min(H, W) pixels on each side: the same values as
 /// `x.pad([p; 4], "circular")`, built by two concatenations. Its backward is two narrows and
 /// adds, where torch's circular pad backward goes through slice copies into zero-filled
-/// tensors; measured on the PyTorch twin (bench/unet_pytorch.py, 2 threads), the `paper-64`
-/// training step takes 7 % less time with this formulation (3.26 s against 3.50 s).
+/// tensors, a measurable share of a training step on CPU (docs/model.md, benchmark section).
 pub fn pad_periodic(x: &Tensor, p: i64) -> Tensor {
     if p == 0 {
         return x.shallow_clone();

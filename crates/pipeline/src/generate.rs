@@ -42,7 +42,7 @@ pub struct GenerateOptions {
     /// Field side (default: the training resolution).
     pub size: Option<usize>,
     /// θ in physical units for a conditional model, in the order of its condition
-    /// (`RunConfig::condition`, [`TrainedRun::condition`]): one row for every field, or one row
+    /// (`config.condition` of the [`TrainedRun`]): one row for every field, or one row
     /// per field (`n` rows). Each value must lie in its prior box.
     pub params: Option<Array2<f64>>,
     /// Classifier-free guidance weight w (`diffusion::guidance`): 0, the default, is the plain
@@ -213,8 +213,9 @@ impl TrainedRun {
         })
     }
 
-    /// θ from `name=value,…` text (`--params`) as one row in the model's condition order,
-    /// checked against the prior box; errors for an unconditional model.
+    /// θ from `name=value,…` text (`--params`) as one row in the model's condition order;
+    /// errors for an unconditional model. The prior box is checked where every θ is, when
+    /// [`TrainedRun::generate`] turns it into the network's input.
     pub fn parse_params(&self, text: &str) -> Result<Array2<f64>> {
         let Some(c) = &self.config.condition else {
             bail!(
@@ -223,7 +224,6 @@ impl TrainedRun {
             );
         };
         let theta = c.parse(text)?;
-        c.input_row(&theta)?;
         Ok(Array2::from_shape_vec((1, theta.len()), theta).expect("one row"))
     }
 
@@ -238,7 +238,7 @@ impl TrainedRun {
         if !guidance.is_finite() {
             bail!("--guidance {guidance}: must be a finite number (0 = no guidance)");
         }
-        let cond = match (&self.config.condition, params) {
+        let (c, p) = match (&self.config.condition, params) {
             (None, None) if self.config.unet.cond_dim > 0 => bail!(
                 "{}: the network takes {} conditioning inputs but records no condition (trained before conditioning by name)",
                 self.source.display(),
@@ -262,7 +262,6 @@ impl TrainedRun {
             ),
             (Some(c), Some(p)) => (c, p),
         };
-        let (c, p) = cond;
         if p.nrows() != 1 && p.nrows() != n {
             bail!(
                 "{} rows of parameters for {n} fields: give one row, or one per field",
