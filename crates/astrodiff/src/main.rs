@@ -47,6 +47,12 @@ enum Command {
     /// Evaluate the diffusion denoiser against classical filters on held-out maps.
     #[cfg(feature = "torch")]
     DenoiseEval(cmd::denoise_eval::Args),
+    /// Infer a conditional model's parameters behind observed maps: grid posterior, JSON.
+    #[cfg(feature = "torch")]
+    Infer(cmd::infer::Args),
+    /// Calibration of `infer` over held-out simulations, beside a Gaussian P(k) likelihood.
+    #[cfg(feature = "torch")]
+    InferEval(cmd::infer_eval::Args),
 }
 
 fn main() {
@@ -68,6 +74,10 @@ fn main() {
         Command::Denoise(a) => cmd::denoise::run(a),
         #[cfg(feature = "torch")]
         Command::DenoiseEval(a) => cmd::denoise_eval::run(a),
+        #[cfg(feature = "torch")]
+        Command::Infer(a) => cmd::infer::run(a),
+        #[cfg(feature = "torch")]
+        Command::InferEval(a) => cmd::infer_eval::run(a),
     };
     if let Err(e) = result {
         // One line, naming what went wrong; the chain joined so the root cause shows.

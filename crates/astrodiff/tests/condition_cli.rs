@@ -10,12 +10,18 @@ use std::path::{Path, PathBuf};
 
 /// A 4-simulation suite of 16² maps, prepared with its parameter table.
 fn prepared(root: &Path) -> (PathBuf, PathBuf) {
+    prepared_suite(root, 4, "0-2,,3")
+}
+
+/// `n_sims` simulations of 16² maps (3 per simulation), split as `split` (train,val,test).
+fn prepared_suite(root: &Path, n_sims: usize, split: &str) -> (PathBuf, PathBuf) {
     let sim = root.join("sim");
+    let n_sims = n_sims.to_string();
     ok(
         &astrodiff(&[
             "simulate",
             "--n-sims",
-            "4",
+            &n_sims,
             "--seed",
             "2",
             "--particles",
@@ -45,7 +51,7 @@ fn prepared(root: &Path) -> (PathBuf, PathBuf) {
             "--norm",
             "standard",
             "--split",
-            "0-2,,3",
+            split,
             "--out",
             &p(&data),
         ]),
@@ -224,4 +230,227 @@ fn train_and_sample_by_parameter_name_with_one_line_errors() {
     // Resuming with another condition is refused rather than silently ignored.
     let e = error_line(&train_resume(&data, &cfg, &plain, Some("Om"), true));
     assert!(e.contains("conditioned on nothing"), "{e}");
+}
+
+fn infer(run: &Path, input: &Path, json: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "infer",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    if !extra.contains(&"--grid") {
+        args.extend(["--grid", "4"]);
+    }
+    args.extend_from_slice(extra);
+    astrodiff(&args)
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn tables(v: &serde_json::Value) -> Vec<Vec<f64>> {
+    v["estimates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["log_likelihood"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// `infer` on a conditional run: one estimate per group of maps with ordered quantiles inside
+/// the prior box; a group's table is the sum of its maps' own (the common random numbers belong
+/// to the map, not to the grouping); the seed reproduces it; bad input is one line.
+#[test]
+fn infer_writes_grid_posteriors_that_combine_maps_by_summing_their_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, cfg) = prepared(dir.path());
+    let run = dir.path().join("cond");
+    ok(
+        &train(&data, &cfg, &run, Some("Om,sigma8")),
+        "conditional train",
+    );
+    let maps = dir.path().join("maps.npy");
+    ok(
+        &sample(&run, &maps, &["--params", "Om=0.3,sigma8=0.8"]),
+        "sample",
+    );
+
+    let single = dir.path().join("single.json");
+    ok(
+        &infer(&run, &maps, &single, &[]),
+        "infer, one map per estimate",
+    );
+    let s = read_json(&single);
+    assert_eq!(s["names"], serde_json::json!(["Om", "sigma8"]));
+    let est = s["estimates"].as_array().unwrap();
+    assert_eq!(est.len(), 2, "two maps, one per estimate");
+    for e in est {
+        for (name, lo, hi) in [("Om", 0.1, 0.5), ("sigma8", 0.6, 1.0)] {
+            let m = &e["params"][name];
+            let q = |k: &str| m[k].as_f64().unwrap();
+            assert!(
+                lo <= q("q025")
+                    && q("q025") <= q("q16")
+                    && q("q16") <= q("q50")
+                    && q("q50") <= q("q84")
+                    && q("q84") <= q("q975")
+                    && q("q975") <= hi,
+                "{name}: quantiles out of order or outside the box: {m}"
+            );
+            assert!(
+                q("mean") > lo && q("mean") < hi && q("std") > 0.0,
+                "{name}: {m}"
+            );
+        }
+    }
+    assert_eq!(s["axes"][0][0], 0.1);
+    assert_eq!(s["axes"][1][3], 1.0);
+
+    let pair = dir.path().join("pair.json");
+    ok(
+        &infer(&run, &maps, &pair, &["--fields-per-estimate", "2"]),
+        "infer, two maps per estimate",
+    );
+    let (one, two) = (tables(&s), tables(&read_json(&pair)));
+    assert_eq!(two.len(), 1);
+    assert_eq!(
+        read_json(&pair)["estimates"][0]["fields"],
+        serde_json::json!([0, 1])
+    );
+    for j in 0..16 {
+        let sum = one[0][j] + one[1][j];
+        assert!(
+            (two[0][j] - sum).abs() <= 1e-9 * sum.abs(),
+            "node {j}: {} against {sum}",
+            two[0][j]
+        );
+    }
+    // The bound depends on θ (the surface is not flat) and on the seed of its noise.
+    assert!(one[0].iter().any(|v| (v - one[0][0]).abs() > 1e-6));
+    let again = dir.path().join("again.json");
+    ok(&infer(&run, &maps, &again, &[]), "infer again");
+    assert_eq!(tables(&read_json(&again)), one, "same seed, same numbers");
+    let other = dir.path().join("other.json");
+    ok(
+        &infer(&run, &maps, &other, &["--seed", "9"]),
+        "infer, seed 9",
+    );
+    assert_ne!(tables(&read_json(&other)), one);
+
+    // Bad input, one line each, and no output left behind.
+    let x = dir.path().join("x.json");
+    let e = error_line(&infer(&run, &maps, &x, &["--grid", "2"]));
+    assert!(e.contains("--grid 2"), "{e}");
+    let e = error_line(&infer(&run, &maps, &x, &["--fields-per-estimate", "0"]));
+    assert!(e.contains("--fields-per-estimate 0"), "{e}");
+    let e = error_line(&infer(&run, &maps, &x, &["--stride", "0"]));
+    assert!(e.contains("stride = 0"), "{e}");
+    let small = dir.path().join("small.npy");
+    ndarray_npy::write_npy(&small, &ndarray::Array3::<f32>::ones((1, 8, 8))).unwrap();
+    let e = error_line(&infer(&run, &small, &x, &[]));
+    assert!(e.contains("small.npy") && e.contains("8×8"), "{e}");
+    let negative = dir.path().join("negative.npy");
+    ndarray_npy::write_npy(
+        &negative,
+        &ndarray::Array3::<f32>::from_elem((1, 16, 16), -1.0),
+    )
+    .unwrap();
+    let e = error_line(&infer(&run, &negative, &x, &[]));
+    assert!(e.contains("negative.npy") && e.contains("≤ 0"), "{e}");
+    let plain = dir.path().join("plain");
+    ok(&train(&data, &cfg, &plain, None), "unconditional train");
+    let e = error_line(&infer(&plain, &maps, &x, &[]));
+    assert!(e.contains("unconditional"), "{e}");
+    assert!(!x.exists(), "a failed infer must not write {}", x.display());
+}
+
+/// `infer-eval` on a 16-simulation suite: one posterior per held-out simulation by each method,
+/// calibrations over them, and one-line errors where it cannot judge.
+#[test]
+fn infer_eval_judges_both_likelihoods_on_the_held_out_simulations() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, cfg) = prepared_suite(dir.path(), 16, "0-13,,14-15");
+    let run = dir.path().join("cond");
+    ok(
+        &train(&data, &cfg, &run, Some("Om,sigma8")),
+        "conditional train",
+    );
+    let json = dir.path().join("eval.json");
+    let ie = |run: &Path, data: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "infer-eval",
+            "--checkpoint",
+            run.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--grid",
+            "4",
+            "--stride",
+            "100",
+            "--device",
+            "cpu",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        if !extra.contains(&"--fields-per-estimate") {
+            args.extend(["--fields-per-estimate", "2"]);
+        }
+        args.extend_from_slice(extra);
+        astrodiff(&args)
+    };
+    let out = ie(&run, &data, &[]);
+    ok(&out, "infer-eval");
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        table.contains("Gaussian P(k)") && table.contains("sigma8"),
+        "{table}"
+    );
+    let v = read_json(&json);
+    let sims = v["result"]["simulations"].as_array().unwrap();
+    assert_eq!(sims.len(), 2, "two held-out simulations");
+    assert_eq!(
+        sims[1]["maps"],
+        serde_json::json!([3, 4]),
+        "the first 2 of its 3 maps"
+    );
+    let truth = sims[0]["truth"]["Om"].as_f64().unwrap();
+    assert!((0.1..=0.5).contains(&truth), "{truth}");
+    for method in ["diffusion", "pk_baseline"] {
+        for c in v["result"][method].as_array().unwrap() {
+            assert_eq!(c["n"], 2);
+            for key in ["coverage68", "coverage95"] {
+                let x = c[key].as_f64().unwrap();
+                assert!([0.0, 0.5, 1.0].contains(&x), "{method} {key}: {x}");
+            }
+        }
+    }
+    assert_eq!(v["result"]["pk_training_sims"], 14);
+
+    let e = error_line(&ie(&run, &data, &["--fields-per-estimate", "4"]));
+    assert!(
+        e.contains("--fields-per-estimate 4") && e.contains("3 map(s) per simulation"),
+        "{e}"
+    );
+    let e = error_line(&ie(&run, &data, &["--split", "train"]));
+    assert!(e.contains("--split train"), "{e}");
+    // 3 training simulations cannot fit the baseline's mean and covariance.
+    let small = dir.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let (small_data, _) = prepared(&small);
+    let e = error_line(&ie(&run, &small_data, &[]));
+    assert!(e.contains("3 training simulations"), "{e}");
 }

@@ -12,6 +12,8 @@
 //!   table (`summary.json`). The rule and its calibration: docs/report.md ("The summary table
 //!   and the verdict rule"), measured by bench/run_verdict_check.sh.
 //! - [`denoising`]: scores and coverage of a denoiser against the truth (docs/dust.md).
+//! - [`inference`]: calibration of parameter posteriors (bias, mean |z|, 68/95 % coverage) and
+//!   the Gaussian P(k) likelihood they are judged beside.
 //! - [`records`]: `run.json` and the other run records, JSON reading and atomic writing.
 //! - [`plot`] (one palette, one embedded font, PNG written atomically) and [`figures`]: the
 //!   figures; [`html`]: the self-contained report.
@@ -22,6 +24,7 @@ pub mod denoising;
 pub mod error;
 pub mod figures;
 pub mod html;
+pub mod inference;
 pub mod measure;
 pub mod plot;
 pub mod records;

@@ -6,6 +6,8 @@
 //!   weights; old checkpoints still load; see [`run`]);
 //! - [`TrainedRun::generate`]: fields in physical units under one documented out-of-range rule
 //!   ([`generate`]);
+//! - [`TrainedRun::infer`]: the posterior over a conditional model's parameters behind observed
+//!   maps, from the model's own likelihood on a grid over the prior box ([`infer`]);
 //! - [`TrainedRun::denoise`]: posterior samples behind noisy maps, with the injection plan and
 //!   the number of network evaluations ([`denoise`]).
 //!
@@ -15,6 +17,7 @@
 pub mod denoise;
 pub mod error;
 pub mod generate;
+pub mod infer;
 pub mod run;
 pub mod train;
 
@@ -23,5 +26,8 @@ pub use diffusion::inverse::{Injection, PosteriorConfig};
 pub use diffusion::sampler::{SamplerConfig, SamplerKind};
 pub use error::{Context, Error, Result};
 pub use generate::{GenerateOptions, Generated, OutOfRange};
+pub use infer::{
+    Estimate, InferEval, InferEvalOptions, InferOptions, Inference, SimulationEstimate,
+};
 pub use run::{LoadOptions, Space, TrainedRun, MAX_SIDE};
 pub use train::{train, Progress, TrainOptions, TrainOutcome};

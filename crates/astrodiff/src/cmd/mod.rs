@@ -7,6 +7,10 @@ pub mod denoise;
 #[cfg(feature = "torch")]
 pub mod denoise_eval;
 pub mod evaluate;
+#[cfg(feature = "torch")]
+pub mod infer;
+#[cfg(feature = "torch")]
+pub mod infer_eval;
 pub mod report;
 #[cfg(feature = "torch")]
 pub mod sample;

@@ -1,0 +1,425 @@
+//! Parameter inference from a conditional run's own likelihood (issue 13).
+//!
+//! For observed maps x (physical units, as `sample` writes them), the posterior over the
+//! parameters the model is conditioned on is p(θ | x) ∝ p(θ) Π_i p_model(x_i | θ), with
+//! log p_model(x_i | θ) the variational bound of `diffusion::likelihood` through the
+//! conditional network at θ. Conventions:
+//!
+//! * **Prior**: flat in the physical θ on the model's prior box (`fields::condition`: the CAMELS
+//!   Latin hypercube's box, on which CAMELS draws Ω_m and σ_8 uniformly).
+//! * **Grid**: `grid` nodes per parameter from the box's low to its high edge, the outer product
+//!   row-major with the last parameter fastest (`stats::posterior`'s convention). Marginals,
+//!   means, standard deviations and the 68 % / 95 % central quantiles come from
+//!   [`stats::posterior::GridPosterior`].
+//! * **Combining fields**: consecutive groups of `fields_per_estimate` maps (the last group may
+//!   be shorter) give one estimate each, their bounds summed (independent maps of one
+//!   simulation). Map i's common random numbers are drawn from `derive_seed(vlb.seed, [i])`,
+//!   i its index in the input, so a map's term does not depend on how the maps are grouped.
+//! * **Units**: the bound is in nats of the normalised field (`diffusion::likelihood`); the
+//!   normalisation does not depend on θ, so posteriors are unaffected.
+//! * **Conditioning input**: every grid node goes through `Condition::input_row`, the same rule
+//!   as sampling; no guidance (the plain conditional model is the likelihood).
+
+use crate::error::{bail, Result};
+use crate::run::TrainedRun;
+use diffusion::likelihood::{VlbConfig, VlbEstimator};
+use diffusion::model::NetDenoiser;
+use diffusion::tch::{Kind, Tensor};
+use fields::rng::derive_seed;
+use ndarray::{Array3, ArrayView3, Axis};
+use serde::Serialize;
+use stats::posterior::{grid_points, GridPosterior, Marginal};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// How the posterior is computed.
+#[derive(Clone, Debug, Serialize)]
+pub struct InferOptions {
+    /// Maps combined into one estimate (≥ 1).
+    pub fields_per_estimate: usize,
+    /// Grid nodes per parameter over its prior box (≥ 3).
+    pub grid: usize,
+    /// The bound: truncation, stride, noise draws and the seed of the common random numbers.
+    pub vlb: VlbConfig,
+}
+
+impl Default for InferOptions {
+    fn default() -> Self {
+        InferOptions {
+            fields_per_estimate: 1,
+            grid: 9,
+            vlb: VlbConfig {
+                stride: 20,
+                ..VlbConfig::default()
+            },
+        }
+    }
+}
+
+/// One estimate: which maps it combines and each parameter's marginal.
+#[derive(Clone, Debug, Serialize)]
+pub struct Estimate {
+    /// Indices of the maps in the input.
+    pub fields: Vec<usize>,
+    /// Marginal posterior of every parameter, by the name the model was conditioned with.
+    pub params: BTreeMap<String, Marginal>,
+    /// Posterior mass in the outermost grid cells of each parameter: a large value says the
+    /// posterior is cut by the prior box (or the grid is too coarse).
+    pub edge_mass: BTreeMap<String, f64>,
+    /// log p_model(x | θ) summed over the estimate's maps at every grid node (nats).
+    pub log_likelihood: Vec<f64>,
+}
+
+/// The result of [`TrainedRun::infer`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Inference {
+    /// Parameter names in the model's condition order.
+    pub names: Vec<String>,
+    /// Grid axis of every parameter (physical units).
+    pub axes: Vec<Vec<f64>>,
+    pub estimates: Vec<Estimate>,
+    pub options: InferOptions,
+    /// Timesteps the network is evaluated at per map and grid node, and network rows in all.
+    pub timesteps_evaluated: usize,
+    pub network_rows: u64,
+}
+
+/// `k` nodes from `lo` to `hi`, both ends exact (the box check is inclusive).
+fn linspace(lo: f64, hi: f64, k: usize) -> Vec<f64> {
+    (0..k)
+        .map(|i| match i {
+            0 => lo,
+            i if i == k - 1 => hi,
+            i => lo + (hi - lo) * i as f64 / (k - 1) as f64,
+        })
+        .collect()
+}
+
+impl TrainedRun {
+    /// The posterior over the model's conditioned parameters behind `maps` [n, N, N] (physical
+    /// units; `source` names them in messages); `progress` receives (grid nodes done, in all).
+    pub fn infer(
+        &self,
+        maps: ArrayView3<f64>,
+        source: &Path,
+        opts: &InferOptions,
+        mut progress: Option<&mut dyn FnMut(usize, usize)>,
+    ) -> Result<Inference> {
+        let Some(cond) = &self.config.condition else {
+            bail!(
+                "{}: the model is unconditional (trained without --condition): there are no parameters to infer",
+                self.source.display()
+            );
+        };
+        if opts.fields_per_estimate == 0 {
+            bail!("--fields-per-estimate 0: give at least 1");
+        }
+        if opts.grid < 3 {
+            bail!("--grid {}: give at least 3 nodes per parameter", opts.grid);
+        }
+        let (n, side, _) = maps.dim();
+        if n == 0 {
+            bail!("{}: no maps to infer from", source.display());
+        }
+        self.check_input_side(side, source)?;
+        let space = self.space()?;
+        let mut normalised = Array3::<f32>::zeros((n, side, side));
+        for m in 0..n {
+            let t = space.to_trained(maps.index_axis(Axis(0), m).to_owned(), source, m)?;
+            normalised
+                .index_axis_mut(Axis(0), m)
+                .assign(&t.mapv(|v| space.normalise(v) as f32));
+        }
+        let evaluated = opts.vlb.evaluated_steps(&self.schedule)?.len();
+        let names: Vec<String> = cond.names().iter().map(|s| s.to_string()).collect();
+        let axes: Vec<Vec<f64>> = cond
+            .params
+            .iter()
+            .map(|p| linspace(p.lo, p.hi, opts.grid))
+            .collect();
+        let nodes = grid_points(&axes);
+        let inputs: Vec<Tensor> = nodes
+            .iter()
+            .map(|theta| {
+                let row = cond.input_row(theta)?;
+                Ok(Tensor::from_slice(&row)
+                    .view([1, row.len() as i64])
+                    .to_device(self.device))
+            })
+            .collect::<Result<_>>()?;
+
+        // One estimator per map (its own common random numbers), grouped afterwards.
+        let mut per_map: Vec<Vec<f64>> = vec![Vec::with_capacity(nodes.len()); n];
+        let estimators: Vec<VlbEstimator> = (0..n)
+            .map(|m| {
+                let x0 = Tensor::from_slice(
+                    normalised
+                        .index_axis(Axis(0), m)
+                        .as_slice()
+                        .expect("standard layout"),
+                )
+                .view([1, 1, side as i64, side as i64])
+                .to_device(self.device);
+                let cfg = VlbConfig {
+                    seed: derive_seed(opts.vlb.seed, &[m as u64]),
+                    ..opts.vlb
+                };
+                Ok(VlbEstimator::new(&self.schedule, &x0, &cfg)?)
+            })
+            .collect::<Result<_>>()?;
+        let _guard = diffusion::tch::no_grad_guard();
+        for (i, input) in inputs.iter().enumerate() {
+            let den = NetDenoiser {
+                unet: &self.net.unet,
+                schedule: &self.schedule,
+                prediction: self.config.diffusion.prediction,
+                cond: Some(input.to_kind(Kind::Float)),
+                prior: self.prior.as_ref(),
+            };
+            for (m, est) in estimators.iter().enumerate() {
+                per_map[m].push(est.log_likelihood(&den)?[0]);
+            }
+            if let Some(p) = progress.as_mut() {
+                p(i + 1, nodes.len());
+            }
+        }
+
+        let mut estimates = Vec::new();
+        for start in (0..n).step_by(opts.fields_per_estimate) {
+            let fields: Vec<usize> = (start..(start + opts.fields_per_estimate).min(n)).collect();
+            let log_likelihood: Vec<f64> = (0..nodes.len())
+                .map(|j| fields.iter().map(|&m| per_map[m][j]).sum())
+                .collect();
+            let post = GridPosterior::new(axes.clone(), &log_likelihood)
+                .map_err(|e| crate::Error::Invalid(format!("posterior of maps {fields:?}: {e}")))?;
+            let mut params = BTreeMap::new();
+            let mut edge_mass = BTreeMap::new();
+            for (p, name) in names.iter().enumerate() {
+                params.insert(name.clone(), post.marginal(p));
+                edge_mass.insert(name.clone(), post.edge_mass(p));
+            }
+            estimates.push(Estimate {
+                fields,
+                params,
+                edge_mass,
+                log_likelihood,
+            });
+        }
+        Ok(Inference {
+            names,
+            axes,
+            estimates,
+            options: opts.clone(),
+            timesteps_evaluated: evaluated,
+            network_rows: (n * nodes.len() * evaluated * opts.vlb.draws) as u64,
+        })
+    }
+}
+
+/// How [`TrainedRun::infer_eval`] judges the inference over a held-out split.
+#[derive(Clone, Debug, Serialize)]
+pub struct InferEvalOptions {
+    /// The posterior settings; `fields_per_estimate` maps of each simulation (its first ones)
+    /// make its one estimate.
+    pub infer: InferOptions,
+    /// At most this many simulations of the split (its first ones); None: all.
+    pub max_sims: Option<usize>,
+    /// P(k) bins merged per baseline bin (`evaluation::inference`).
+    pub pk_merge: usize,
+}
+
+impl Default for InferEvalOptions {
+    fn default() -> Self {
+        InferEvalOptions {
+            infer: InferOptions {
+                fields_per_estimate: 5,
+                ..InferOptions::default()
+            },
+            max_sims: None,
+            pk_merge: 2,
+        }
+    }
+}
+
+/// One held-out simulation's estimates by both methods.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimulationEstimate {
+    /// Index of the simulation within the split, and the maps used (indices in the split).
+    pub simulation: usize,
+    pub maps: Vec<usize>,
+    pub truth: BTreeMap<String, f64>,
+    /// The diffusion model's own likelihood.
+    pub diffusion: BTreeMap<String, Marginal>,
+    pub diffusion_edge_mass: BTreeMap<String, f64>,
+    /// The Gaussian P(k) likelihood.
+    pub pk: BTreeMap<String, Marginal>,
+}
+
+/// The result of [`TrainedRun::infer_eval`].
+#[derive(Clone, Debug, Serialize)]
+pub struct InferEval {
+    pub names: Vec<String>,
+    pub split: String,
+    pub maps_per_simulation: usize,
+    pub simulations: Vec<SimulationEstimate>,
+    /// Calibration per parameter, diffusion likelihood and P(k) baseline.
+    pub diffusion: Vec<evaluation::inference::Calibration>,
+    pub pk_baseline: Vec<evaluation::inference::Calibration>,
+    /// The baseline's fit: training simulations used, bins, Hartlap factor.
+    pub pk_training_sims: usize,
+    pub pk_bins_k: Vec<f64>,
+    pub pk_hartlap: f64,
+    pub options: InferEvalOptions,
+}
+
+impl TrainedRun {
+    /// Infers θ for every simulation of `split` of the prepared dataset `ds` (its first
+    /// `fields_per_estimate` maps), by the model's likelihood and by the Gaussian P(k)
+    /// likelihood fitted to the training split's simulations, and calibrates both against the
+    /// simulations' true parameters. `progress` receives (simulations done, in all).
+    pub fn infer_eval(
+        &self,
+        ds: &fields::dataset::PreparedDataset,
+        split: &str,
+        opts: &InferEvalOptions,
+        mut progress: Option<&mut dyn FnMut(usize, usize)>,
+    ) -> Result<InferEval> {
+        use evaluation::inference::{calibration, PkLikelihood, PkStatistic};
+        let Some(cond) = &self.config.condition else {
+            bail!(
+                "{}: the model is unconditional (trained without --condition): there are no parameters to infer",
+                self.source.display()
+            );
+        };
+        if split == "train" {
+            bail!("--split train: judge inference on held-out simulations (test or val)");
+        }
+        let k = opts.infer.fields_per_estimate;
+        let box_size = ds.box_size().unwrap_or(25.0);
+        let stat = PkStatistic::new(ds.resolution(), box_size, opts.pk_merge)
+            .map_err(|e| crate::Error::Invalid(format!("{}: {e}", ds.dir.display())))?;
+        // Maps in physical units and θ per simulation, in the condition's order.
+        let load = |sp: &str| -> Result<(Vec<Array3<f64>>, Vec<Vec<f64>>, usize)> {
+            let mut maps = ds.load(sp)?;
+            ds.to_physical(&mut maps);
+            let params = ds.load_params(sp)?.ok_or_else(|| {
+                crate::Error::Invalid(format!(
+                    "{}: the dataset has no parameter table to judge inference against",
+                    ds.dir.display()
+                ))
+            })?;
+            let per = ds.maps_per_simulation(sp);
+            if per < k {
+                bail!(
+                    "--fields-per-estimate {k}: the {sp} split of {} has {per} map(s) per simulation",
+                    ds.dir.display()
+                );
+            }
+            let cols: Vec<usize> = cond
+                .params
+                .iter()
+                .map(|p| {
+                    ds.param_names()
+                        .iter()
+                        .position(|c| *c == p.column)
+                        .ok_or_else(|| {
+                            crate::Error::Invalid(format!(
+                                "{}: no column {} ({}) in the parameter table",
+                                ds.dir.display(),
+                                p.column,
+                                p.name
+                            ))
+                        })
+                })
+                .collect::<Result<_>>()?;
+            let n_sims = maps.dim().0 / per;
+            let sims: Vec<Array3<f64>> = (0..n_sims)
+                .map(|s| {
+                    maps.slice(ndarray::s![s * per..s * per + k, .., ..])
+                        .mapv(|v| v as f64)
+                })
+                .collect();
+            let theta = (0..n_sims)
+                .map(|s| cols.iter().map(|&c| params[[s * per, c]] as f64).collect())
+                .collect();
+            Ok((sims, theta, per))
+        };
+        let (train_maps, train_theta, _) = load("train")?;
+        let d_train: Vec<Vec<f64>> = train_maps
+            .iter()
+            .map(|m| stat.of_maps(&m.outer_iter().collect::<Vec<_>>()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| crate::Error::Invalid(format!("P(k) of the training split: {e}")))?;
+        let bounds: Vec<(f64, f64)> = cond.params.iter().map(|p| (p.lo, p.hi)).collect();
+        let pk = PkLikelihood::fit(&train_theta, &d_train, &bounds)
+            .map_err(|e| crate::Error::Invalid(format!("{}: {e}", ds.dir.display())))?;
+
+        let (held, theta, per) = load(split)?;
+        let n = opts.max_sims.unwrap_or(held.len()).min(held.len());
+        if n == 0 {
+            bail!(
+                "{}: the {split} split holds no simulation",
+                ds.dir.display()
+            );
+        }
+        let names: Vec<String> = cond.names().iter().map(|s| s.to_string()).collect();
+        let source = ds.split_path(split);
+        let mut simulations = Vec::with_capacity(n);
+        for s in 0..n {
+            let inf = self.infer(held[s].view(), &source, &opts.infer, None)?;
+            let e = &inf.estimates[0];
+            let d = stat
+                .of_maps(&held[s].outer_iter().collect::<Vec<_>>())
+                .map_err(|e| crate::Error::Invalid(format!("P(k) of simulation {s}: {e}")))?;
+            let nodes = grid_points(&inf.axes);
+            let table: Vec<f64> = nodes.iter().map(|t| pk.log_likelihood(&d, t)).collect();
+            let post = GridPosterior::new(inf.axes.clone(), &table).map_err(|e| {
+                crate::Error::Invalid(format!("P(k) posterior of simulation {s}: {e}"))
+            })?;
+            simulations.push(SimulationEstimate {
+                simulation: s,
+                maps: (s * per..s * per + k).collect(),
+                truth: names
+                    .iter()
+                    .cloned()
+                    .zip(theta[s].iter().copied())
+                    .collect(),
+                diffusion: e.params.clone(),
+                diffusion_edge_mass: e.edge_mass.clone(),
+                pk: names
+                    .iter()
+                    .enumerate()
+                    .map(|(p, name)| (name.clone(), post.marginal(p)))
+                    .collect(),
+            });
+            if let Some(p) = progress.as_mut() {
+                p(s + 1, n);
+            }
+        }
+        let calibrate = |pick: &dyn Fn(&SimulationEstimate) -> &BTreeMap<String, Marginal>| {
+            names
+                .iter()
+                .map(|name| {
+                    let truths: Vec<f64> = simulations.iter().map(|s| s.truth[name]).collect();
+                    let ms: Vec<&Marginal> = simulations.iter().map(|s| &pick(s)[name]).collect();
+                    calibration(name, &truths, &ms)
+                        .map_err(|e| crate::Error::Invalid(e.to_string()))
+                })
+                .collect::<Result<Vec<_>>>()
+        };
+        let diffusion = calibrate(&|s| &s.diffusion)?;
+        let pk_baseline = calibrate(&|s| &s.pk)?;
+        Ok(InferEval {
+            names,
+            split: split.to_string(),
+            maps_per_simulation: per,
+            simulations,
+            diffusion,
+            pk_baseline,
+            pk_training_sims: pk.n_sims,
+            pk_bins_k: stat.k(),
+            pk_hartlap: pk.hartlap,
+            options: opts.clone(),
+        })
+    }
+}
