@@ -205,6 +205,54 @@ impl Run {
         out.set_item("nonfinite", d.nonfinite)?;
         Ok(out)
     }
+
+    /// The posterior over a conditional model's parameters behind `maps` ((N, N) or (n, N, N),
+    /// physical units), as `astrodiff infer` writes it: a dict with "names", "axes" and
+    /// "estimates" (each {"fields", "params": {name: {"mean", "std", "q16", ...}}, "edge_mass",
+    /// "log_likelihood"}); the same numbers as the CLI's JSON for the same arguments.
+    #[pyo3(signature = (maps, fields_per_estimate=1, grid=9, stride=20, t_max=None, draws=1, seed=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn infer<'py>(
+        &self,
+        py: Python<'py>,
+        maps: &Bound<'py, PyAny>,
+        fields_per_estimate: usize,
+        grid: usize,
+        stride: usize,
+        t_max: Option<usize>,
+        draws: usize,
+        seed: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (m, _) = Maps::extract(maps, "maps")?;
+        let src = m.source("maps")?;
+        let (b, n) = (src.len(), src.side());
+        let mut a = Array3::<f64>::zeros((b, n, n));
+        for i in 0..b {
+            let map = src.map(i);
+            stats::error::check_finite(map.view())
+                .map_err(|e| PyValueError::new_err(format!("maps: map {i}: {e}")))?;
+            a.index_axis_mut(Axis(0), i).assign(&map);
+        }
+        let defaults = pipeline::InferOptions::default();
+        let opts = pipeline::InferOptions {
+            fields_per_estimate,
+            grid,
+            vlb: pipeline::VlbConfig {
+                stride,
+                t_max,
+                draws,
+                seed,
+                ..defaults.vlb
+            },
+        };
+        let inf = self
+            .run
+            .infer(a.view(), std::path::Path::new("maps"), &opts, None)
+            .map_err(run_error)?;
+        let text = serde_json::to_string(&inf)
+            .map_err(|e| PyValueError::new_err(format!("infer: {e}")))?;
+        py.import("json")?.call_method1("loads", (text,))
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,5 +1,8 @@
-"""Trained runs from Python give the arrays `astrodiff sample` and `astrodiff denoise` write, for
-the same checkpoint, arguments and seed; and the package lives beside `import torch`."""
+"""Trained runs from Python give the arrays `astrodiff sample` and `astrodiff denoise` write (and
+the posterior `astrodiff infer` writes), for the same checkpoint, arguments and seed; and the
+package lives beside `import torch`."""
+
+import json
 
 import numpy as np
 import pytest
@@ -100,3 +103,13 @@ def test_conditional_sample_equals_the_cli(cli, tmp_path):
         r.sample(1, params=np.array([0.7, 0.8]))
     with pytest.raises(ValueError, match="conditioned on Om, sigma8"):
         r.sample(1)
+    # Inference: the same grid posterior as `astrodiff infer`.
+    post = tmp_path / "post.json"
+    cli("infer", "--checkpoint", run, "--input", out, "--grid", "4", "--fields-per-estimate", "2",
+        "--threads", "1", "--json", post)
+    want = json.loads(post.read_text())
+    got = r.infer(np.load(out), fields_per_estimate=2, grid=4)
+    assert got["names"] == ["Om", "sigma8"]
+    assert got["estimates"] == want["estimates"]
+    with pytest.raises(ValueError, match="--grid 2"):
+        r.infer(np.load(out), grid=2)

@@ -53,6 +53,10 @@ enum Command {
     /// Calibration of `infer` over held-out simulations, beside a Gaussian P(k) likelihood.
     #[cfg(feature = "torch")]
     InferEval(cmd::infer_eval::Args),
+    /// A conditional model per cosmology: fields at each held-out simulation's parameters
+    /// against its maps, by P(k).
+    #[cfg(feature = "torch")]
+    EvaluateEmulator(cmd::evaluate_emulator::Args),
 }
 
 fn main() {
@@ -78,6 +82,8 @@ fn main() {
         Command::Infer(a) => cmd::infer::run(a),
         #[cfg(feature = "torch")]
         Command::InferEval(a) => cmd::infer_eval::run(a),
+        #[cfg(feature = "torch")]
+        Command::EvaluateEmulator(a) => cmd::evaluate_emulator::run(a),
     };
     if let Err(e) = result {
         // One line, naming what went wrong; the chain joined so the root cause shows.

@@ -440,6 +440,49 @@ fn infer_eval_judges_both_likelihoods_on_the_held_out_simulations() {
     }
     assert_eq!(v["result"]["pk_training_sims"], 14);
 
+    // The emulator per cosmology: each held-out simulation's 3 maps against 3 fields
+    // generated at its θ.
+    let emu = dir.path().join("emu.json");
+    let ee = |extra: &[&str]| {
+        let mut args = vec![
+            "evaluate-emulator",
+            "--checkpoint",
+            run.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--sampler",
+            "ddim",
+            "--steps",
+            "3",
+            "--device",
+            "cpu",
+            "--json",
+            emu.to_str().unwrap(),
+        ];
+        if !extra.contains(&"--n-per-sim") {
+            args.extend(["--n-per-sim", "3"]);
+        }
+        args.extend_from_slice(extra);
+        astrodiff(&args)
+    };
+    ok(&ee(&[]), "evaluate-emulator");
+    let em = read_json(&emu);
+    let es = em["result"]["simulations"].as_array().unwrap();
+    assert_eq!(es.len(), 2);
+    assert_eq!(
+        es[0]["theta"], sims[0]["truth"],
+        "the same simulations and θ as infer-eval"
+    );
+    assert_eq!(es[0]["pk"]["loo_true_true"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        es[0]["pk"]["ratio"].as_array().unwrap().len(),
+        8,
+        "bins 1..=8 of 16²"
+    );
+    assert!(es[0]["pk"]["reduced_chi2"].as_f64().unwrap() > 0.0);
+    let e = error_line(&ee(&["--n-per-sim", "2"]));
+    assert!(e.contains("--n-per-sim 2"), "{e}");
+
     let e = error_line(&ie(&run, &data, &["--fields-per-estimate", "4"]));
     assert!(
         e.contains("--fields-per-estimate 4") && e.contains("3 map(s) per simulation"),

@@ -12,6 +12,8 @@
 //!   table (`summary.json`). The rule and its calibration: docs/report.md ("The summary table
 //!   and the verdict rule"), measured by bench/run_verdict_check.sh.
 //! - [`denoising`]: scores and coverage of a denoiser against the truth (docs/dust.md).
+//! - [`emulator`]: a conditional emulator's fields against one simulation's maps by P(k)
+//!   (reduced χ² of the mean, the leave-one-out χ² distributions, the ratio).
 //! - [`inference`]: calibration of parameter posteriors (bias, mean |z|, 68/95 % coverage) and
 //!   the Gaussian P(k) likelihood they are judged beside.
 //! - [`records`]: `run.json` and the other run records, JSON reading and atomic writing.
@@ -21,6 +23,7 @@
 //! Errors: one type, [`Error`]; progress is reported through callbacks, never drawn here.
 
 pub mod denoising;
+pub mod emulator;
 pub mod error;
 pub mod figures;
 pub mod html;

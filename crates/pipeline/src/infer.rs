@@ -272,6 +272,60 @@ pub struct InferEval {
     pub options: InferEvalOptions,
 }
 
+/// The maps of every simulation of `split` (its first `k`, or all; physical units) and each
+/// simulation's θ in `cond`'s order, with the split's maps per simulation.
+pub(crate) fn simulations(
+    ds: &fields::dataset::PreparedDataset,
+    split: &str,
+    cond: &fields::condition::Condition,
+    k: Option<usize>,
+) -> Result<(Vec<Array3<f64>>, Vec<Vec<f64>>, usize)> {
+    let mut maps = ds.load(split)?;
+    ds.to_physical(&mut maps);
+    let params = ds.load_params(split)?.ok_or_else(|| {
+        crate::Error::Invalid(format!(
+            "{}: the dataset has no parameter table to judge the model's parameters against",
+            ds.dir.display()
+        ))
+    })?;
+    let per = ds.maps_per_simulation(split);
+    let k = k.unwrap_or(per);
+    if per < k {
+        bail!(
+            "--fields-per-estimate {k}: the {split} split of {} has {per} map(s) per simulation",
+            ds.dir.display()
+        );
+    }
+    let cols: Vec<usize> = cond
+        .params
+        .iter()
+        .map(|p| {
+            ds.param_names()
+                .iter()
+                .position(|c| *c == p.column)
+                .ok_or_else(|| {
+                    crate::Error::Invalid(format!(
+                        "{}: no column {} ({}) in the parameter table",
+                        ds.dir.display(),
+                        p.column,
+                        p.name
+                    ))
+                })
+        })
+        .collect::<Result<_>>()?;
+    let n_sims = maps.dim().0 / per;
+    let sims: Vec<Array3<f64>> = (0..n_sims)
+        .map(|s| {
+            maps.slice(ndarray::s![s * per..s * per + k, .., ..])
+                .mapv(|v| v as f64)
+        })
+        .collect();
+    let theta = (0..n_sims)
+        .map(|s| cols.iter().map(|&c| params[[s * per, c]] as f64).collect())
+        .collect();
+    Ok((sims, theta, per))
+}
+
 impl TrainedRun {
     /// Infers θ for every simulation of `split` of the prepared dataset `ds` (its first
     /// `fields_per_estimate` maps), by the model's likelihood and by the Gaussian P(k)
@@ -298,53 +352,7 @@ impl TrainedRun {
         let box_size = ds.box_size().unwrap_or(25.0);
         let stat = PkStatistic::new(ds.resolution(), box_size, opts.pk_merge)
             .map_err(|e| crate::Error::Invalid(format!("{}: {e}", ds.dir.display())))?;
-        // Maps in physical units and θ per simulation, in the condition's order.
-        let load = |sp: &str| -> Result<(Vec<Array3<f64>>, Vec<Vec<f64>>, usize)> {
-            let mut maps = ds.load(sp)?;
-            ds.to_physical(&mut maps);
-            let params = ds.load_params(sp)?.ok_or_else(|| {
-                crate::Error::Invalid(format!(
-                    "{}: the dataset has no parameter table to judge inference against",
-                    ds.dir.display()
-                ))
-            })?;
-            let per = ds.maps_per_simulation(sp);
-            if per < k {
-                bail!(
-                    "--fields-per-estimate {k}: the {sp} split of {} has {per} map(s) per simulation",
-                    ds.dir.display()
-                );
-            }
-            let cols: Vec<usize> = cond
-                .params
-                .iter()
-                .map(|p| {
-                    ds.param_names()
-                        .iter()
-                        .position(|c| *c == p.column)
-                        .ok_or_else(|| {
-                            crate::Error::Invalid(format!(
-                                "{}: no column {} ({}) in the parameter table",
-                                ds.dir.display(),
-                                p.column,
-                                p.name
-                            ))
-                        })
-                })
-                .collect::<Result<_>>()?;
-            let n_sims = maps.dim().0 / per;
-            let sims: Vec<Array3<f64>> = (0..n_sims)
-                .map(|s| {
-                    maps.slice(ndarray::s![s * per..s * per + k, .., ..])
-                        .mapv(|v| v as f64)
-                })
-                .collect();
-            let theta = (0..n_sims)
-                .map(|s| cols.iter().map(|&c| params[[s * per, c]] as f64).collect())
-                .collect();
-            Ok((sims, theta, per))
-        };
-        let (train_maps, train_theta, _) = load("train")?;
+        let (train_maps, train_theta, _) = simulations(ds, "train", cond, Some(k))?;
         let d_train: Vec<Vec<f64>> = train_maps
             .iter()
             .map(|m| stat.of_maps(&m.outer_iter().collect::<Vec<_>>()))
@@ -354,7 +362,7 @@ impl TrainedRun {
         let pk = PkLikelihood::fit(&train_theta, &d_train, &bounds)
             .map_err(|e| crate::Error::Invalid(format!("{}: {e}", ds.dir.display())))?;
 
-        let (held, theta, per) = load(split)?;
+        let (held, theta, per) = simulations(ds, split, cond, Some(k))?;
         let n = opts.max_sims.unwrap_or(held.len()).min(held.len());
         if n == 0 {
             bail!(

@@ -8,6 +8,8 @@
 //!   ([`generate`]);
 //! - [`TrainedRun::infer`]: the posterior over a conditional model's parameters behind observed
 //!   maps, from the model's own likelihood on a grid over the prior box ([`infer`]);
+//! - [`TrainedRun::evaluate_emulator`]: a conditional run's fields at each held-out
+//!   simulation's parameters against its own maps, by P(k) ([`emulator`]);
 //! - [`TrainedRun::denoise`]: posterior samples behind noisy maps, with the injection plan and
 //!   the number of network evaluations ([`denoise`]).
 //!
@@ -15,6 +17,7 @@
 //! The library prints nothing: progress and remarks reach the caller through callbacks.
 
 pub mod denoise;
+pub mod emulator;
 pub mod error;
 pub mod generate;
 pub mod infer;
@@ -23,7 +26,9 @@ pub mod train;
 
 pub use denoise::{Denoised, NormalisedPosterior};
 pub use diffusion::inverse::{Injection, PosteriorConfig};
+pub use diffusion::likelihood::VlbConfig;
 pub use diffusion::sampler::{SamplerConfig, SamplerKind};
+pub use emulator::{EmulatorEval, EmulatorOptions, SimulationEmulation};
 pub use error::{Context, Error, Result};
 pub use generate::{GenerateOptions, Generated, OutOfRange};
 pub use infer::{

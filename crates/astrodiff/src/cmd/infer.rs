@@ -42,6 +42,9 @@ pub struct Args {
     /// `cpu`, `cuda` or `cuda:N` (default: CUDA when available).
     #[arg(long)]
     pub device: Option<String>,
+    /// CPU threads for torch (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Output JSON: {"estimates": [{"fields", "params": {name: {mean, std, q16, …}}}], …}.
     #[arg(long, value_name = "OUT.json")]
     pub json: PathBuf,
@@ -56,7 +59,7 @@ pub fn run(args: Args) -> Result<()> {
         &LoadOptions {
             raw_weights: args.no_ema,
             device: args.device.clone(),
-            threads: None,
+            threads: args.threads,
         },
     )?;
     let mut maps = Array3::<f64>::zeros((n_maps, n, n));
@@ -67,7 +70,7 @@ pub fn run(args: Args) -> Result<()> {
     let opts = InferOptions {
         fields_per_estimate: args.fields_per_estimate,
         grid: args.grid,
-        vlb: diffusion::likelihood::VlbConfig {
+        vlb: pipeline::VlbConfig {
             stride: args.stride,
             t_max: args.t_max,
             draws: args.draws,

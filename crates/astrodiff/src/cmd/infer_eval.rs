@@ -39,6 +39,9 @@ pub struct Args {
     /// `cpu`, `cuda` or `cuda:N` (default: CUDA when available).
     #[arg(long)]
     pub device: Option<String>,
+    /// CPU threads for torch (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Output JSON: per-simulation posteriors by both methods and their calibration.
     #[arg(long, value_name = "OUT.json")]
     pub json: PathBuf,
@@ -51,6 +54,7 @@ pub fn run(args: Args) -> Result<()> {
         &args.checkpoint,
         &LoadOptions {
             device: args.device.clone(),
+            threads: args.threads,
             ..LoadOptions::default()
         },
     )?;
@@ -59,7 +63,7 @@ pub fn run(args: Args) -> Result<()> {
         infer: InferOptions {
             fields_per_estimate: args.fields_per_estimate,
             grid: args.grid,
-            vlb: diffusion::likelihood::VlbConfig {
+            vlb: pipeline::VlbConfig {
                 stride: args.stride,
                 t_max: args.t_max,
                 seed: args.seed,

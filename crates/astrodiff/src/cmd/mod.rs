@@ -8,6 +8,8 @@ pub mod denoise;
 pub mod denoise_eval;
 pub mod evaluate;
 #[cfg(feature = "torch")]
+pub mod evaluate_emulator;
+#[cfg(feature = "torch")]
 pub mod infer;
 #[cfg(feature = "torch")]
 pub mod infer_eval;

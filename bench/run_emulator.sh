@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# A conditional emulator trained on the built-in simulator on this machine, judged per cosmology
+# (evaluate-emulator) and as an inference engine (infer-eval, beside the Gaussian P(k)
+# likelihood); docs/emulator.md ("A first trained measurement") records what it printed.
+#
+# usage: bench/run_emulator.sh [N_SIMS=100] [TRAIN_MINUTES=10] [K=5] [GRID=9] [STRIDE=20] [MAX_TEST_SIMS=20]
+#   N_SIMS simulations of 25 Mpc/h at 32² (the demo's simulator settings, 15 maps each, seed 21),
+#   the last fifth held out; cpu-small on the paper's schedule (as the demo), conditioned on
+#   Om,sigma8; K maps per simulation per posterior.
+# output: runs/emulator/{emulator,infer_eval}.{json,txt} and load.txt; record `uptime` beside.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+n="${1:-100}"; minutes="${2:-10}"; k="${3:-5}"; grid="${4:-9}"; stride="${5:-20}"; max_test="${6:-20}"
+cargo build --release -q -p astrodiff
+bin=target/release/astrodiff; out=runs/emulator
+mkdir -p "$out"
+echo "load before: $(uptime)" | tee "$out/load.txt"
+held=$(( n / 5 )); last_train=$(( n - held - 1 ))
+if [ ! -f "$out/sim/params_LH_Sim.txt" ]; then
+    "$bin" simulate --n-sims "$n" --seed 21 --particles 32 --mesh 64 --map-res 32 --slabs 5 --steps 20 --out "$out/sim"
+fi
+if [ ! -f "$out/data/dataset.json" ]; then
+    "$bin" data prepare --input "$out/sim" --resolution 32 --norm standard \
+        --split "0-$last_train,,$(( last_train + 1 ))-$(( n - 1 ))" --out "$out/data"
+fi
+printf '[diffusion.schedule]\nkind = "linear"\ntimesteps = 2000\nbeta_start = 1e-4\nbeta_end = 2e-2\n' > "$out/schedule.toml"
+t0=$(date +%s)
+"$bin" train --data "$out/data" --out "$out/run" --config "$out/schedule.toml" --minutes "$minutes" \
+    --condition Om,sigma8 --seed 0 --device cpu
+echo "train: $(( $(date +%s) - t0 )) s; load $(uptime)" | tee -a "$out/load.txt"
+t0=$(date +%s)
+"$bin" evaluate-emulator --checkpoint "$out/run" --data "$out/data" --n-per-sim 15 --max-sims "$max_test" \
+    --device cpu --json "$out/emulator.json" | tee "$out/emulator.txt"
+echo "evaluate-emulator: $(( $(date +%s) - t0 )) s; load $(uptime)" | tee -a "$out/load.txt"
+t0=$(date +%s)
+"$bin" infer-eval --checkpoint "$out/run" --data "$out/data" --fields-per-estimate "$k" --grid "$grid" \
+    --stride "$stride" --max-sims "$max_test" --device cpu --json "$out/infer_eval.json" | tee "$out/infer_eval.txt"
+echo "infer-eval: $(( $(date +%s) - t0 )) s; load after: $(uptime)" | tee -a "$out/load.txt"

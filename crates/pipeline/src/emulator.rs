@@ -1,0 +1,189 @@
+//! A conditional run judged as an emulator, one cosmology at a time (issue 13): for every
+//! simulation of a held-out split, fields generated at its parameters against its own maps by
+//! P(k) (`evaluation::emulator` holds the statistics and their conventions).
+//!
+//! Fields of simulation s are drawn with seed `derive_seed(seed, [s])`, in batches of `batch`,
+//! under the out-of-range rule of [`crate::generate`]; P(k) is of δ = ρ/ρ̄ − 1 of the physical
+//! maps, in Pylians' integer bins up to k_Nyq, h/Mpc.
+
+use crate::error::{bail, Result};
+use crate::generate::GenerateOptions;
+use crate::run::TrainedRun;
+use diffusion::sampler::SamplerConfig;
+use evaluation::emulator::{compare_simulation, SimulationPk};
+use evaluation::inference::PkStatistic;
+use fields::rng::derive_seed;
+use ndarray::Array2;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How the emulator is judged.
+#[derive(Clone, Debug, Serialize)]
+pub struct EmulatorOptions {
+    /// Fields generated per simulation (≥ 3).
+    pub n_per_sim: usize,
+    pub sampler: SamplerConfig,
+    pub guidance: f64,
+    pub seed: u64,
+    pub batch: usize,
+    /// At most this many simulations of the split (its first ones).
+    pub max_sims: Option<usize>,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            n_per_sim: 50,
+            sampler: SamplerConfig::new(diffusion::sampler::SamplerKind::Dpmpp2mSde, Some(100)),
+            guidance: 0.0,
+            seed: 0,
+            batch: 16,
+            max_sims: None,
+        }
+    }
+}
+
+/// One simulation: its θ and the P(k) comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimulationEmulation {
+    pub simulation: usize,
+    pub theta: BTreeMap<String, f64>,
+    pub pk: SimulationPk,
+    /// Pixels clamped by the out-of-range rule among the generated fields.
+    pub clamped: u64,
+}
+
+/// The result of [`TrainedRun::evaluate_emulator`].
+#[derive(Clone, Debug, Serialize)]
+pub struct EmulatorEval {
+    pub names: Vec<String>,
+    pub split: String,
+    /// Bin centres, h/Mpc.
+    pub k: Vec<f64>,
+    pub simulations: Vec<SimulationEmulation>,
+    /// Median over simulations of the per-simulation reduced χ², and of the three
+    /// leave-one-out medians.
+    pub median_reduced_chi2: f64,
+    pub median_true_true: f64,
+    pub median_generated_true: f64,
+    pub median_generated_generated: f64,
+    /// Geometric mean over simulations of the generated/true P(k) ratio, per bin.
+    pub mean_ratio: Vec<f64>,
+    pub options: EmulatorOptions,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}
+
+impl TrainedRun {
+    /// Generates `n_per_sim` fields at the parameters of every simulation of `split` and compares
+    /// them with its maps; `progress` receives (simulations done, in all).
+    pub fn evaluate_emulator(
+        &self,
+        ds: &fields::dataset::PreparedDataset,
+        split: &str,
+        opts: &EmulatorOptions,
+        mut progress: Option<&mut dyn FnMut(usize, usize)>,
+    ) -> Result<EmulatorEval> {
+        let Some(cond) = &self.config.condition else {
+            bail!(
+                "{}: the model is unconditional (trained without --condition): it emulates no parameters",
+                self.source.display()
+            );
+        };
+        if opts.n_per_sim < 3 {
+            bail!(
+                "--n-per-sim {}: give at least 3 (leave-one-out variances)",
+                opts.n_per_sim
+            );
+        }
+        let stat = PkStatistic::new(ds.resolution(), ds.box_size().unwrap_or(25.0), 1)
+            .map_err(|e| crate::Error::Invalid(format!("{}: {e}", ds.dir.display())))?;
+        let (held, theta, _) = crate::infer::simulations(ds, split, cond, None)?;
+        let n = opts.max_sims.unwrap_or(held.len()).min(held.len());
+        if n == 0 {
+            bail!(
+                "{}: the {split} split holds no simulation",
+                ds.dir.display()
+            );
+        }
+        let names: Vec<String> = cond.names().iter().map(|s| s.to_string()).collect();
+        let rows = |maps: Vec<ndarray::ArrayView2<f64>>| -> Result<Vec<Vec<f64>>> {
+            maps.into_iter()
+                .map(|m| {
+                    stat.of_maps(&[m])
+                        .map_err(|e| crate::Error::Invalid(format!("P(k): {e}")))
+                })
+                .collect()
+        };
+        let mut simulations = Vec::with_capacity(n);
+        for s in 0..n {
+            let g = self.generate(
+                &GenerateOptions {
+                    n: opts.n_per_sim,
+                    sampler: opts.sampler,
+                    seed: derive_seed(opts.seed, &[s as u64]),
+                    batch: opts.batch,
+                    params: Some(
+                        Array2::from_shape_vec((1, theta[s].len()), theta[s].clone())
+                            .expect("one row"),
+                    ),
+                    guidance: opts.guidance,
+                    ..GenerateOptions::default()
+                },
+                None,
+            )?;
+            if g.nonfinite > 0 {
+                bail!(
+                    "simulation {s}: {} generated values are not finite; P(k) cannot be judged",
+                    g.nonfinite
+                );
+            }
+            let gen = g.fields.mapv(|v| v as f64);
+            let real = rows(held[s].outer_iter().collect())?;
+            let generated = rows(gen.outer_iter().collect())?;
+            let pk = compare_simulation(&real, &generated)
+                .map_err(|e| crate::Error::Invalid(format!("simulation {s}: {e}")))?;
+            simulations.push(SimulationEmulation {
+                simulation: s,
+                theta: names
+                    .iter()
+                    .cloned()
+                    .zip(theta[s].iter().copied())
+                    .collect(),
+                pk,
+                clamped: g.clamped,
+            });
+            if let Some(p) = progress.as_mut() {
+                p(s + 1, n);
+            }
+        }
+        let pick = |f: &dyn Fn(&SimulationPk) -> f64| {
+            median(&simulations.iter().map(|s| f(&s.pk)).collect::<Vec<_>>())
+        };
+        let nb = simulations[0].pk.ratio.len();
+        let mean_ratio = (0..nb)
+            .map(|b| (simulations.iter().map(|s| s.pk.ratio[b].ln()).sum::<f64>() / n as f64).exp())
+            .collect();
+        Ok(EmulatorEval {
+            names,
+            split: split.to_string(),
+            k: stat.k(),
+            median_reduced_chi2: pick(&|p| p.reduced_chi2),
+            median_true_true: pick(&|p| p.median_true_true),
+            median_generated_true: pick(&|p| p.median_generated_true),
+            median_generated_generated: pick(&|p| p.median_generated_generated),
+            mean_ratio,
+            simulations,
+            options: opts.clone(),
+        })
+    }
+}
