@@ -39,7 +39,8 @@ fn loo_chi2(x: &[f64], others: &[Vec<f64>]) -> f64 {
         / x.len() as f64
 }
 
-fn median(v: &[f64]) -> f64 {
+/// The median of `v` (the mean of the middle two for an even count; `v` not empty).
+pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();

@@ -10,7 +10,7 @@ use crate::error::{bail, Result};
 use crate::generate::GenerateOptions;
 use crate::run::TrainedRun;
 use diffusion::sampler::SamplerConfig;
-use evaluation::emulator::{compare_simulation, SimulationPk};
+use evaluation::emulator::{compare_simulation, median, SimulationPk};
 use evaluation::inference::PkStatistic;
 use fields::rng::derive_seed;
 use ndarray::Array2;
@@ -72,17 +72,6 @@ pub struct EmulatorEval {
     pub options: EmulatorOptions,
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        0.5 * (s[n / 2 - 1] + s[n / 2])
-    }
-}
-
 impl TrainedRun {
     /// Generates `n_per_sim` fields at the parameters of every simulation of `split` and compares
     /// them with its maps; `progress` receives (simulations done, in all).
@@ -93,12 +82,7 @@ impl TrainedRun {
         opts: &EmulatorOptions,
         mut progress: Option<&mut dyn FnMut(usize, usize)>,
     ) -> Result<EmulatorEval> {
-        let Some(cond) = &self.config.condition else {
-            bail!(
-                "{}: the model is unconditional (trained without --condition): it emulates no parameters",
-                self.source.display()
-            );
-        };
+        let cond = self.require_condition()?;
         if opts.n_per_sim < 3 {
             bail!(
                 "--n-per-sim {}: give at least 3 (leave-one-out variances)",

@@ -66,6 +66,10 @@ pub struct Estimate {
     /// Posterior mass in the outermost grid cells of each parameter: a large value says the
     /// posterior is cut by the prior box (or the grid is too coarse).
     pub edge_mass: BTreeMap<String, f64>,
+    /// Parameters whose marginal is narrower than the grid's node spacing
+    /// (`GridPosterior::resolves`): their mean, std and quantiles are set by the grid; refine
+    /// the grid (`grid`) before quoting them.
+    pub unresolved: Vec<String>,
     /// log p_model(x | θ) summed over the estimate's maps at every grid node (nats).
     pub log_likelihood: Vec<f64>,
 }
@@ -96,6 +100,17 @@ fn linspace(lo: f64, hi: f64, k: usize) -> Vec<f64> {
 }
 
 impl TrainedRun {
+    /// The model's condition, or the one-line error for an unconditional model.
+    pub(crate) fn require_condition(&self) -> Result<&fields::condition::Condition> {
+        match &self.config.condition {
+            Some(c) => Ok(c),
+            None => bail!(
+                "{}: the model is unconditional (trained without --condition): it has no parameters to infer or emulate",
+                self.source.display()
+            ),
+        }
+    }
+
     /// The posterior over the model's conditioned parameters behind `maps` [n, N, N] (physical
     /// units; `source` names them in messages); `progress` receives (grid nodes done, in all).
     pub fn infer(
@@ -105,12 +120,7 @@ impl TrainedRun {
         opts: &InferOptions,
         mut progress: Option<&mut dyn FnMut(usize, usize)>,
     ) -> Result<Inference> {
-        let Some(cond) = &self.config.condition else {
-            bail!(
-                "{}: the model is unconditional (trained without --condition): there are no parameters to infer",
-                self.source.display()
-            );
-        };
+        let cond = self.require_condition()?;
         if opts.fields_per_estimate == 0 {
             bail!("--fields-per-estimate 0: give at least 1");
         }
@@ -194,14 +204,19 @@ impl TrainedRun {
                 .map_err(|e| crate::Error::Invalid(format!("posterior of maps {fields:?}: {e}")))?;
             let mut params = BTreeMap::new();
             let mut edge_mass = BTreeMap::new();
+            let mut unresolved = Vec::new();
             for (p, name) in names.iter().enumerate() {
                 params.insert(name.clone(), post.marginal(p));
                 edge_mass.insert(name.clone(), post.edge_mass(p));
+                if !post.resolves(p) {
+                    unresolved.push(name.clone());
+                }
             }
             estimates.push(Estimate {
                 fields,
                 params,
                 edge_mass,
+                unresolved,
                 log_likelihood,
             });
         }
@@ -251,6 +266,8 @@ pub struct SimulationEstimate {
     /// The diffusion model's own likelihood.
     pub diffusion: BTreeMap<String, Marginal>,
     pub diffusion_edge_mass: BTreeMap<String, f64>,
+    /// Parameters the grid does not resolve for the diffusion likelihood ([`Estimate::unresolved`]).
+    pub diffusion_unresolved: Vec<String>,
     /// The Gaussian P(k) likelihood.
     pub pk: BTreeMap<String, Marginal>,
 }
@@ -339,12 +356,7 @@ impl TrainedRun {
         mut progress: Option<&mut dyn FnMut(usize, usize)>,
     ) -> Result<InferEval> {
         use evaluation::inference::{calibration, PkLikelihood, PkStatistic};
-        let Some(cond) = &self.config.condition else {
-            bail!(
-                "{}: the model is unconditional (trained without --condition): there are no parameters to infer",
-                self.source.display()
-            );
-        };
+        let cond = self.require_condition()?;
         if split == "train" {
             bail!("--split train: judge inference on held-out simulations (test or val)");
         }
@@ -394,6 +406,7 @@ impl TrainedRun {
                     .collect(),
                 diffusion: e.params.clone(),
                 diffusion_edge_mass: e.edge_mass.clone(),
+                diffusion_unresolved: e.unresolved.clone(),
                 pk: names
                     .iter()
                     .enumerate()

@@ -156,6 +156,15 @@ impl GridPosterior {
         }
     }
 
+    /// Whether the grid resolves the marginal of parameter `p`: its standard deviation is at
+    /// least the largest node spacing of the axis. A posterior narrower than that sits on one or
+    /// two nodes, and its mean, width and quantiles are set by the grid, not by the density.
+    pub fn resolves(&self, p: usize) -> bool {
+        let axis = &self.axes[p];
+        let spacing = axis.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        self.marginal(p).std >= spacing
+    }
+
     /// The probability mass within one node spacing of the box's edge along parameter `p`: a
     /// posterior that piles up there was cut by the prior box (or the grid is too narrow).
     pub fn edge_mass(&self, p: usize) -> f64 {
@@ -293,6 +302,7 @@ mod tests {
             assert!(((g.q975 - m) / s - 1.95996).abs() < 5e-3, "q975 {p}: {g:?}");
             assert!((post.cdf(p, m) - 0.5).abs() < 1e-3);
             assert!(post.edge_mass(p) < 1e-10);
+            assert!(post.resolves(p));
         }
     }
 
@@ -315,6 +325,30 @@ mod tests {
 
     /// A posterior that is flat on the box has its quantiles at the matching fractions of the
     /// box, and all its mass counts as "near the edge" only in the outer cells.
+    /// A Gaussian of σ = 0.2 node spacings on 9 nodes is not resolved (its grid std is set by
+    /// the nodes); σ = 3 spacings is.
+    #[test]
+    fn a_posterior_narrower_than_the_nodes_is_flagged_unresolved() {
+        let ax = linspace(0.0, 8.0, 9);
+        for (sigma, want) in [(0.2, false), (3.0, true)] {
+            let logd: Vec<f64> = ax
+                .iter()
+                .flat_map(|&x| {
+                    ax.iter().map(move |&y| {
+                        -((x - 4.3f64).powi(2) + (y - 4.0f64).powi(2)) / (2.0 * sigma * sigma)
+                    })
+                })
+                .collect();
+            let post = GridPosterior::new(vec![ax.clone(), ax.clone()], &logd).unwrap();
+            assert_eq!(
+                post.resolves(0),
+                want,
+                "σ = {sigma}: {:?}",
+                post.marginal(0)
+            );
+        }
+    }
+
     #[test]
     fn flat_posterior_has_uniform_quantiles() {
         let ax = linspace(0.0, 10.0, 11);

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use fields::dataset::PreparedDataset;
-use pipeline::{EmulatorOptions, LoadOptions, SamplerConfig, SamplerKind, TrainedRun};
+use pipeline::{EmulatorOptions, SamplerConfig, SamplerKind};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -36,12 +36,8 @@ pub struct Args {
     pub seed: u64,
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
-    /// `cpu`, `cuda` or `cuda:N` (default: CUDA when available).
-    #[arg(long)]
-    pub device: Option<String>,
-    /// CPU threads for torch (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub device: super::infer::DeviceArgs,
     /// Output JSON: one entry per simulation, and the medians over them.
     #[arg(long, value_name = "OUT.json")]
     pub json: PathBuf,
@@ -50,14 +46,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let ds = PreparedDataset::open(&args.data)
         .with_context(|| format!("opening {}", args.data.display()))?;
-    let run = TrainedRun::load(
-        &args.checkpoint,
-        &LoadOptions {
-            device: args.device.clone(),
-            threads: args.threads,
-            ..LoadOptions::default()
-        },
-    )?;
+    let run = args.device.load(&args.checkpoint, false)?;
     let opts = EmulatorOptions {
         n_per_sim: args.n_per_sim,
         sampler: SamplerConfig::new(args.sampler, Some(args.steps)),

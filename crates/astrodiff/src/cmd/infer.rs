@@ -7,7 +7,32 @@ use anyhow::{Context, Result};
 use fields::MapStack;
 use ndarray::{Array3, Axis};
 use pipeline::{InferOptions, LoadOptions, TrainedRun};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Where the network runs; shared by `infer`, `infer-eval` and `evaluate-emulator`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// `cpu`, `cuda` or `cuda:N` (default: CUDA when available).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// CPU threads for torch (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl DeviceArgs {
+    /// The run at `checkpoint` on this device (`raw`: the non-EMA weights).
+    pub fn load(&self, checkpoint: &Path, raw: bool) -> Result<TrainedRun> {
+        Ok(TrainedRun::load(
+            checkpoint,
+            &LoadOptions {
+                raw_weights: raw,
+                device: self.device.clone(),
+                threads: self.threads,
+            },
+        )?)
+    }
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -39,12 +64,8 @@ pub struct Args {
     /// Use the raw (non-EMA) weights.
     #[arg(long)]
     pub no_ema: bool,
-    /// `cpu`, `cuda` or `cuda:N` (default: CUDA when available).
-    #[arg(long)]
-    pub device: Option<String>,
-    /// CPU threads for torch (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Output JSON: {"estimates": [{"fields", "params": {name: {mean, std, q16, …}}}], …}.
     #[arg(long, value_name = "OUT.json")]
     pub json: PathBuf,
@@ -54,14 +75,7 @@ pub fn run(args: Args) -> Result<()> {
     let stack = MapStack::open(&args.input)?;
     stack.check_finite()?;
     let (n_maps, n, _) = stack.shape();
-    let run = TrainedRun::load(
-        &args.checkpoint,
-        &LoadOptions {
-            raw_weights: args.no_ema,
-            device: args.device.clone(),
-            threads: args.threads,
-        },
-    )?;
+    let run = args.device.load(&args.checkpoint, args.no_ema)?;
     let mut maps = Array3::<f64>::zeros((n_maps, n, n));
     for m in 0..n_maps {
         maps.index_axis_mut(Axis(0), m).assign(&stack.map(m));
@@ -105,6 +119,13 @@ pub fn run(args: Args) -> Result<()> {
             e.fields[e.fields.len() - 1],
             parts.join(", ")
         );
+        if !e.unresolved.is_empty() {
+            eprintln!(
+                "warning: the {}-node grid does not resolve the posterior of {} (narrower than a node spacing): raise --grid",
+                args.grid,
+                e.unresolved.join(", ")
+            );
+        }
     }
     let out = serde_json::json!({
         "checkpoint": args.checkpoint,

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use fields::dataset::PreparedDataset;
-use pipeline::{InferEvalOptions, InferOptions, LoadOptions, TrainedRun};
+use pipeline::{InferEvalOptions, InferOptions};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -36,12 +36,8 @@ pub struct Args {
     /// Seed of the bound's common random numbers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// `cpu`, `cuda` or `cuda:N` (default: CUDA when available).
-    #[arg(long)]
-    pub device: Option<String>,
-    /// CPU threads for torch (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub device: super::infer::DeviceArgs,
     /// Output JSON: per-simulation posteriors by both methods and their calibration.
     #[arg(long, value_name = "OUT.json")]
     pub json: PathBuf,
@@ -50,14 +46,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let ds = PreparedDataset::open(&args.data)
         .with_context(|| format!("opening {}", args.data.display()))?;
-    let run = TrainedRun::load(
-        &args.checkpoint,
-        &LoadOptions {
-            device: args.device.clone(),
-            threads: args.threads,
-            ..LoadOptions::default()
-        },
-    )?;
+    let run = args.device.load(&args.checkpoint, false)?;
     let base = InferOptions::default();
     let opts = InferEvalOptions {
         infer: InferOptions {
@@ -111,6 +100,19 @@ pub fn run(args: Args) -> Result<()> {
                 100.0 * c.coverage95
             );
         }
+    }
+    let unresolved = ev
+        .simulations
+        .iter()
+        .filter(|s| !s.diffusion_unresolved.is_empty())
+        .count();
+    if unresolved > 0 {
+        println!(
+            "warning: for {unresolved} of {} simulations the {}-node grid does not resolve the diffusion posterior \
+             (narrower than a node spacing): its std, |z| and coverage are set by the grid, not the likelihood; raise --grid",
+            ev.simulations.len(),
+            args.grid
+        );
     }
     let out = serde_json::json!({
         "checkpoint": args.checkpoint,
