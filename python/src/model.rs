@@ -210,7 +210,7 @@ impl Run {
     /// physical units), as `astrodiff infer` writes it: a dict with "names", "axes" and
     /// "estimates" (each {"fields", "params": {name: {"mean", "std", "q16", ...}}, "edge_mass",
     /// "log_likelihood"}); the same numbers as the CLI's JSON for the same arguments.
-    #[pyo3(signature = (maps, fields_per_estimate=1, grid=9, stride=20, t_max=None, draws=1, seed=0))]
+    #[pyo3(signature = (maps, fields_per_estimate=1, grid=9, zooms=4, stride=20, t_max=None, draws=1, seed=0))]
     #[allow(clippy::too_many_arguments)]
     fn infer<'py>(
         &self,
@@ -218,6 +218,7 @@ impl Run {
         maps: &Bound<'py, PyAny>,
         fields_per_estimate: usize,
         grid: usize,
+        zooms: usize,
         stride: usize,
         t_max: Option<usize>,
         draws: usize,
@@ -237,6 +238,7 @@ impl Run {
         let opts = pipeline::InferOptions {
             fields_per_estimate,
             grid,
+            zooms,
             vlb: pipeline::VlbConfig {
                 stride,
                 t_max,

@@ -291,7 +291,7 @@ fn infer_writes_grid_posteriors_that_combine_maps_by_summing_their_bounds() {
 
     let single = dir.path().join("single.json");
     ok(
-        &infer(&run, &maps, &single, &[]),
+        &infer(&run, &maps, &single, &["--zooms", "0"]),
         "infer, one map per estimate",
     );
     let s = read_json(&single);
@@ -322,7 +322,12 @@ fn infer_writes_grid_posteriors_that_combine_maps_by_summing_their_bounds() {
 
     let pair = dir.path().join("pair.json");
     ok(
-        &infer(&run, &maps, &pair, &["--fields-per-estimate", "2"]),
+        &infer(
+            &run,
+            &maps,
+            &pair,
+            &["--fields-per-estimate", "2", "--zooms", "0"],
+        ),
         "infer, two maps per estimate",
     );
     let (one, two) = (tables(&s), tables(&read_json(&pair)));
@@ -342,14 +347,28 @@ fn infer_writes_grid_posteriors_that_combine_maps_by_summing_their_bounds() {
     // The bound depends on θ (the surface is not flat) and on the seed of its noise.
     assert!(one[0].iter().any(|v| (v - one[0][0]).abs() > 1e-6));
     let again = dir.path().join("again.json");
-    ok(&infer(&run, &maps, &again, &[]), "infer again");
+    ok(
+        &infer(&run, &maps, &again, &["--zooms", "0"]),
+        "infer again",
+    );
     assert_eq!(tables(&read_json(&again)), one, "same seed, same numbers");
     let other = dir.path().join("other.json");
     ok(
-        &infer(&run, &maps, &other, &["--seed", "9"]),
+        &infer(&run, &maps, &other, &["--seed", "9", "--zooms", "0"]),
         "infer, seed 9",
     );
     assert_ne!(tables(&read_json(&other)), one);
+    // With zooms (the default), every estimate says how many it took and on which axes.
+    let zoomed = dir.path().join("zoomed.json");
+    ok(&infer(&run, &maps, &zoomed, &[]), "infer with zooms");
+    for e in read_json(&zoomed)["estimates"].as_array().unwrap() {
+        let z = e["zooms"].as_u64().unwrap();
+        assert!(z <= 4, "{e}");
+        assert_eq!(e["axes"].as_array().unwrap().len(), 2);
+        if z == 0 {
+            assert_eq!(e["axes"], s["axes"], "no zoom: the box grid");
+        }
+    }
 
     // Bad input, one line each, and no output left behind.
     let x = dir.path().join("x.json");

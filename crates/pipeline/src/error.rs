@@ -11,6 +11,8 @@ pub enum Error {
     #[error(transparent)]
     Fields(#[from] fields::FieldsError),
     #[error(transparent)]
+    Stats(#[from] stats::StatsError),
+    #[error(transparent)]
     Write(#[from] atomicio::Error),
     #[error(transparent)]
     Checkpoint(#[from] diffusion::checkpoint::CheckpointError),

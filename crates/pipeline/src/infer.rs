@@ -8,7 +8,10 @@
 //! * **Prior**: flat in the physical θ on the model's prior box (`fields::condition`: the CAMELS
 //!   Latin hypercube's box, on which CAMELS draws Ω_m and σ_8 uniformly).
 //! * **Grid**: `grid` nodes per parameter from the box's low to its high edge, the outer product
-//!   row-major with the last parameter fastest (`stats::posterior`'s convention). Marginals,
+//!   row-major with the last parameter fastest (`stats::posterior`'s convention). An estimate
+//!   whose posterior that grid does not resolve (narrower than a node spacing) zooms, up to
+//!   `zooms` times, onto a window around its peak (`stats::posterior::zoomed_posterior`); its
+//!   JSON entry carries the final axes. Marginals,
 //!   means, standard deviations and the 68 % / 95 % central quantiles come from
 //!   [`stats::posterior::GridPosterior`].
 //! * **Combining fields**: consecutive groups of `fields_per_estimate` maps (the last group may
@@ -28,7 +31,7 @@ use diffusion::tch::{Kind, Tensor};
 use fields::rng::derive_seed;
 use ndarray::{Array3, ArrayView3, Axis};
 use serde::Serialize;
-use stats::posterior::{grid_points, GridPosterior, Marginal};
+use stats::posterior::{grid_points, zoomed_posterior, Marginal};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -39,6 +42,9 @@ pub struct InferOptions {
     pub fields_per_estimate: usize,
     /// Grid nodes per parameter over its prior box (≥ 3).
     pub grid: usize,
+    /// At most this many zooms of an estimate's grid onto a posterior it does not resolve
+    /// (`stats::posterior::zoomed_posterior`); 0: the box grid only.
+    pub zooms: usize,
     /// The bound: truncation, stride, noise draws and the seed of the common random numbers.
     pub vlb: VlbConfig,
 }
@@ -48,6 +54,7 @@ impl Default for InferOptions {
         InferOptions {
             fields_per_estimate: 1,
             grid: 9,
+            zooms: 4,
             vlb: VlbConfig {
                 stride: 20,
                 ..VlbConfig::default()
@@ -70,7 +77,11 @@ pub struct Estimate {
     /// (`GridPosterior::resolves`): their mean, std and quantiles are set by the grid; refine
     /// the grid (`grid`) before quoting them.
     pub unresolved: Vec<String>,
-    /// log p_model(x | θ) summed over the estimate's maps at every grid node (nats).
+    /// Zooms of the grid this estimate needed (`InferOptions::zooms`), and its final grid's
+    /// axes (physical units), on which `log_likelihood` is tabulated.
+    pub zooms: usize,
+    pub axes: Vec<Vec<f64>>,
+    /// log p_model(x | θ) summed over the estimate's maps at every node of `axes` (nats).
     pub log_likelihood: Vec<f64>,
 }
 
@@ -79,7 +90,8 @@ pub struct Estimate {
 pub struct Inference {
     /// Parameter names in the model's condition order.
     pub names: Vec<String>,
-    /// Grid axis of every parameter (physical units).
+    /// The first grid's axis of every parameter (physical units), over the prior box; an
+    /// estimate that zoomed carries its own final axes.
     pub axes: Vec<Vec<f64>>,
     pub estimates: Vec<Estimate>,
     pub options: InferOptions,
@@ -148,18 +160,15 @@ impl TrainedRun {
             .map(|p| linspace(p.lo, p.hi, opts.grid))
             .collect();
         let nodes = grid_points(&axes);
-        let inputs: Vec<Tensor> = nodes
-            .iter()
-            .map(|theta| {
-                let row = cond.input_row(theta)?;
-                Ok(Tensor::from_slice(&row)
-                    .view([1, row.len() as i64])
-                    .to_device(self.device))
-            })
-            .collect::<Result<_>>()?;
+        let input = |theta: &[f64]| -> Result<Tensor> {
+            let row = cond.input_row(theta)?;
+            Ok(Tensor::from_slice(&row)
+                .view([1, row.len() as i64])
+                .to_device(self.device)
+                .to_kind(Kind::Float))
+        };
 
         // One estimator per map (its own common random numbers), grouped afterwards.
-        let mut per_map: Vec<Vec<f64>> = vec![Vec::with_capacity(nodes.len()); n];
         let estimators: Vec<VlbEstimator> = (0..n)
             .map(|m| {
                 let x0 = Tensor::from_slice(
@@ -178,29 +187,52 @@ impl TrainedRun {
             })
             .collect::<Result<_>>()?;
         let _guard = diffusion::tch::no_grad_guard();
-        for (i, input) in inputs.iter().enumerate() {
+        let mut evaluations = 0usize;
+        // log p(x_m | θ) of the maps `maps` at θ.
+        let mut bound = |theta: &[f64], maps: &[usize]| -> Result<Vec<f64>> {
             let den = NetDenoiser {
                 unet: &self.net.unet,
                 schedule: &self.schedule,
                 prediction: self.config.diffusion.prediction,
-                cond: Some(input.to_kind(Kind::Float)),
+                cond: Some(input(theta)?),
                 prior: self.prior.as_ref(),
             };
-            for (m, est) in estimators.iter().enumerate() {
-                per_map[m].push(est.log_likelihood(&den)?[0]);
+            evaluations += maps.len();
+            maps.iter()
+                .map(|&m| Ok(estimators[m].log_likelihood(&den)?[0]))
+                .collect()
+        };
+        let all: Vec<usize> = (0..n).collect();
+        let mut per_map: Vec<Vec<f64>> = vec![Vec::with_capacity(nodes.len()); n];
+        for (i, theta) in nodes.iter().enumerate() {
+            for (m, v) in bound(theta, &all)?.into_iter().enumerate() {
+                per_map[m].push(v);
             }
             if let Some(p) = progress.as_mut() {
                 p(i + 1, nodes.len());
             }
         }
 
+        let bounds: Vec<(f64, f64)> = cond.params.iter().map(|p| (p.lo, p.hi)).collect();
         let mut estimates = Vec::new();
         for start in (0..n).step_by(opts.fields_per_estimate) {
             let fields: Vec<usize> = (start..(start + opts.fields_per_estimate).min(n)).collect();
-            let log_likelihood: Vec<f64> = (0..nodes.len())
+            let first: Vec<f64> = (0..nodes.len())
                 .map(|j| fields.iter().map(|&m| per_map[m][j]).sum())
                 .collect();
-            let post = GridPosterior::new(axes.clone(), &log_likelihood)
+            // The first grid is the one computed above for every map; zooms evaluate this
+            // estimate's maps only.
+            let mut calls = 0;
+            let (post, log_likelihood, zooms) =
+                zoomed_posterior::<crate::Error>(&bounds, opts.grid, opts.zooms, |pts| {
+                    calls += 1;
+                    if calls == 1 {
+                        return Ok(first.clone());
+                    }
+                    pts.iter()
+                        .map(|t| Ok(bound(t, &fields)?.iter().sum()))
+                        .collect()
+                })
                 .map_err(|e| crate::Error::Invalid(format!("posterior of maps {fields:?}: {e}")))?;
             let mut params = BTreeMap::new();
             let mut edge_mass = BTreeMap::new();
@@ -217,16 +249,19 @@ impl TrainedRun {
                 params,
                 edge_mass,
                 unresolved,
+                zooms,
+                axes: post.axes().to_vec(),
                 log_likelihood,
             });
         }
+        let network_rows = (evaluations * evaluated * opts.vlb.draws) as u64;
         Ok(Inference {
             names,
             axes,
             estimates,
             options: opts.clone(),
             timesteps_evaluated: evaluated,
-            network_rows: (n * nodes.len() * evaluated * opts.vlb.draws) as u64,
+            network_rows,
         })
     }
 }
@@ -391,11 +426,13 @@ impl TrainedRun {
             let d = stat
                 .of_maps(&held[s].outer_iter().collect::<Vec<_>>())
                 .map_err(|e| crate::Error::Invalid(format!("P(k) of simulation {s}: {e}")))?;
-            let nodes = grid_points(&inf.axes);
-            let table: Vec<f64> = nodes.iter().map(|t| pk.log_likelihood(&d, t)).collect();
-            let post = GridPosterior::new(inf.axes.clone(), &table).map_err(|e| {
-                crate::Error::Invalid(format!("P(k) posterior of simulation {s}: {e}"))
-            })?;
+            let (post, _, _) = zoomed_posterior::<crate::Error>(
+                &bounds,
+                opts.infer.grid,
+                opts.infer.zooms,
+                |pts| Ok(pts.iter().map(|t| pk.log_likelihood(&d, t)).collect()),
+            )
+            .map_err(|e| crate::Error::Invalid(format!("P(k) posterior of simulation {s}: {e}")))?;
             simulations.push(SimulationEstimate {
                 simulation: s,
                 maps: (s * per..s * per + k).collect(),

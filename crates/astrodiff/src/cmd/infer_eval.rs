@@ -27,6 +27,9 @@ pub struct Args {
     /// Grid nodes per parameter over the prior box.
     #[arg(long, default_value_t = 9)]
     pub grid: usize,
+    /// At most this many zooms of a grid onto a posterior it does not resolve (0: the box only).
+    #[arg(long, default_value_t = 4)]
+    pub zooms: usize,
     /// One network call per block of this many timesteps (1: the full bound).
     #[arg(long, default_value_t = 20)]
     pub stride: usize,
@@ -52,6 +55,7 @@ pub fn run(args: Args) -> Result<()> {
         infer: InferOptions {
             fields_per_estimate: args.fields_per_estimate,
             grid: args.grid,
+            zooms: args.zooms,
             vlb: pipeline::VlbConfig {
                 stride: args.stride,
                 t_max: args.t_max,
