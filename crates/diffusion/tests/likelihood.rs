@@ -73,6 +73,21 @@ fn linspace(a: f64, b: f64, k: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The power-law case of the posterior tests: 4 fields of 16², truth ln A = ln 2, n = −1.5, and a
+/// 19 × 19 grid over ±6 Fisher σ: (schedule, side, fields, axes).
+fn power_law_case() -> (NoiseSchedule, usize, Tensor, Vec<Vec<f64>>) {
+    let s = paper();
+    let n = 16;
+    let (ln_a, slope) = (2f64.ln(), -1.5);
+    let (sa, sn) = fisher_sigmas(n);
+    let x0 = power_law(&s, n, ln_a, slope).sample_prior(4, &mut NoiseRng::new(2024), dev());
+    let axes = vec![
+        linspace(ln_a - 6.0 * sa, ln_a + 6.0 * sa, 19),
+        linspace(slope - 6.0 * sn, slope + 6.0 * sn, 19),
+    ];
+    (s, n, x0, axes)
+}
+
 /// Log-likelihood tables [field][grid node] from the bound and from the exact density.
 fn tables(
     s: &NoiseSchedule,
@@ -264,16 +279,7 @@ fn the_bound_is_reproducible_independent_of_chunking_and_checks_its_input() {
 /// the surface). We allow means within 0.35σ and widths within 12 % per field.
 #[test]
 fn bound_posterior_over_a_power_law_matches_the_exact_gaussian_posterior() {
-    let s = paper();
-    let n = 16;
-    let (ln_a, slope) = (2f64.ln(), -1.5);
-    let (sa, sn) = fisher_sigmas(n);
-    let truth = power_law(&s, n, ln_a, slope);
-    let x0 = truth.sample_prior(4, &mut NoiseRng::new(2024), dev());
-    let axes = vec![
-        linspace(ln_a - 6.0 * sa, ln_a + 6.0 * sa, 19),
-        linspace(slope - 6.0 * sn, slope + 6.0 * sn, 19),
-    ];
+    let (s, n, x0, axes) = power_law_case();
     let cfg = VlbConfig {
         seed: 5,
         ..Default::default()
@@ -352,16 +358,7 @@ fn bound_posterior_over_a_power_law_matches_the_exact_gaussian_posterior() {
 /// of one ε per evaluated step, which the stride multiplies.
 #[test]
 fn strided_bound_posterior_stays_near_the_exact_posterior() {
-    let s = paper();
-    let n = 16;
-    let (ln_a, slope) = (2f64.ln(), -1.5);
-    let (sa, sn) = fisher_sigmas(n);
-    let truth = power_law(&s, n, ln_a, slope);
-    let x0 = truth.sample_prior(4, &mut NoiseRng::new(2024), dev());
-    let axes = vec![
-        linspace(ln_a - 6.0 * sa, ln_a + 6.0 * sa, 19),
-        linspace(slope - 6.0 * sn, slope + 6.0 * sn, 19),
-    ];
+    let (s, n, x0, axes) = power_law_case();
     for (stride, mean_tol, width_tol) in [(5, 0.4, 0.06), (20, 0.6, 0.06)] {
         let cfg = VlbConfig {
             seed: 5,

@@ -91,14 +91,8 @@ impl TrainedRun {
         }
         let stat = PkStatistic::new(ds.resolution(), ds.box_size().unwrap_or(25.0), 1)
             .map_err(|e| crate::Error::Invalid(format!("{}: {e}", ds.dir.display())))?;
-        let (held, theta, _) = crate::infer::simulations(ds, split, cond, None)?;
-        let n = opts.max_sims.unwrap_or(held.len()).min(held.len());
-        if n == 0 {
-            bail!(
-                "{}: the {split} split holds no simulation",
-                ds.dir.display()
-            );
-        }
+        let (held, theta, _) = crate::infer::simulations(ds, split, cond, None, opts.max_sims)?;
+        let n = held.len();
         let names: Vec<String> = cond.names().iter().map(|s| s.to_string()).collect();
         let rows = |maps: Vec<ndarray::ArrayView2<f64>>| -> Result<Vec<Vec<f64>>> {
             maps.into_iter()

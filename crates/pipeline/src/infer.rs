@@ -31,7 +31,7 @@ use diffusion::tch::{Kind, Tensor};
 use fields::rng::derive_seed;
 use ndarray::{Array3, ArrayView3, Axis};
 use serde::Serialize;
-use stats::posterior::{grid_points, zoomed_posterior, Marginal};
+use stats::posterior::{grid_points, linspace, zoomed_posterior, Marginal};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -98,17 +98,6 @@ pub struct Inference {
     /// Timesteps the network is evaluated at per map and grid node, and network rows in all.
     pub timesteps_evaluated: usize,
     pub network_rows: u64,
-}
-
-/// `k` nodes from `lo` to `hi`, both ends exact (the box check is inclusive).
-fn linspace(lo: f64, hi: f64, k: usize) -> Vec<f64> {
-    (0..k)
-        .map(|i| match i {
-            0 => lo,
-            i if i == k - 1 => hi,
-            i => lo + (hi - lo) * i as f64 / (k - 1) as f64,
-        })
-        .collect()
 }
 
 impl TrainedRun {
@@ -324,13 +313,15 @@ pub struct InferEval {
     pub options: InferEvalOptions,
 }
 
-/// The maps of every simulation of `split` (its first `k`, or all; physical units) and each
-/// simulation's θ in `cond`'s order, with the split's maps per simulation.
+/// The maps of the first `max_sims` (or every) simulation of `split` (each its first `k` maps,
+/// or all; physical units) and each simulation's θ in `cond`'s order, with the split's maps
+/// per simulation. Errors when the split holds no simulation.
 pub(crate) fn simulations(
     ds: &fields::dataset::PreparedDataset,
     split: &str,
     cond: &fields::condition::Condition,
     k: Option<usize>,
+    max_sims: Option<usize>,
 ) -> Result<(Vec<Array3<f64>>, Vec<Vec<f64>>, usize)> {
     let mut maps = ds.load(split)?;
     ds.to_physical(&mut maps);
@@ -365,7 +356,13 @@ pub(crate) fn simulations(
                 })
         })
         .collect::<Result<_>>()?;
-    let n_sims = maps.dim().0 / per;
+    let n_sims = max_sims.unwrap_or(usize::MAX).min(maps.dim().0 / per);
+    if n_sims == 0 {
+        bail!(
+            "{}: the {split} split holds no simulation",
+            ds.dir.display()
+        );
+    }
     let sims: Vec<Array3<f64>> = (0..n_sims)
         .map(|s| {
             maps.slice(ndarray::s![s * per..s * per + k, .., ..])
@@ -399,7 +396,7 @@ impl TrainedRun {
         let box_size = ds.box_size().unwrap_or(25.0);
         let stat = PkStatistic::new(ds.resolution(), box_size, opts.pk_merge)
             .map_err(|e| crate::Error::Invalid(format!("{}: {e}", ds.dir.display())))?;
-        let (train_maps, train_theta, _) = simulations(ds, "train", cond, Some(k))?;
+        let (train_maps, train_theta, _) = simulations(ds, "train", cond, Some(k), None)?;
         let d_train: Vec<Vec<f64>> = train_maps
             .iter()
             .map(|m| stat.of_maps(&m.outer_iter().collect::<Vec<_>>()))
@@ -409,14 +406,8 @@ impl TrainedRun {
         let pk = PkLikelihood::fit(&train_theta, &d_train, &bounds)
             .map_err(|e| crate::Error::Invalid(format!("{}: {e}", ds.dir.display())))?;
 
-        let (held, theta, per) = simulations(ds, split, cond, Some(k))?;
-        let n = opts.max_sims.unwrap_or(held.len()).min(held.len());
-        if n == 0 {
-            bail!(
-                "{}: the {split} split holds no simulation",
-                ds.dir.display()
-            );
-        }
+        let (held, theta, per) = simulations(ds, split, cond, Some(k), opts.max_sims)?;
+        let n = held.len();
         let names: Vec<String> = cond.names().iter().map(|s| s.to_string()).collect();
         let source = ds.split_path(split);
         let mut simulations = Vec::with_capacity(n);

@@ -234,8 +234,9 @@ fn unravel(axes: &[Vec<f64>], mut flat: usize) -> Vec<usize> {
     idx
 }
 
-/// `k` nodes from `lo` to `hi`, both ends exact.
-fn nodes(lo: f64, hi: f64, k: usize) -> Vec<f64> {
+/// `k` ≥ 2 nodes from `lo` to `hi`, both ends exact (so a box check on them is inclusive): the
+/// grid axis of every posterior here and in `pipeline::infer`.
+pub fn linspace(lo: f64, hi: f64, k: usize) -> Vec<f64> {
     (0..k)
         .map(|i| match i {
             0 => lo,
@@ -261,7 +262,7 @@ pub fn zoomed_posterior<E: From<StatsError>>(
 ) -> std::result::Result<(GridPosterior, Vec<f64>, usize), E> {
     let mut axes: Vec<Vec<f64>> = bounds
         .iter()
-        .map(|&(lo, hi)| nodes(lo, hi, nodes_per_axis))
+        .map(|&(lo, hi)| linspace(lo, hi, nodes_per_axis))
         .collect();
     let mut zoom = 0;
     loop {
@@ -283,7 +284,7 @@ pub fn zoomed_posterior<E: From<StatsError>>(
             let half = (1.5 * spacing).max(width * post.marginal(p).std);
             let (lo, hi) = bounds[p];
             let (l, h) = ((a[top] - half).max(lo), (a[top] + half).min(hi));
-            axes[p] = nodes(l, h, nodes_per_axis);
+            axes[p] = linspace(l, h, nodes_per_axis);
         }
         zoom += 1;
     }
@@ -323,12 +324,6 @@ mod tests {
         assert_eq!(pts.len(), 6);
         assert_eq!(pts[1], vec![1.0, 20.0]);
         assert_eq!(pts[3], vec![2.0, 10.0]);
-    }
-
-    fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-        (0..n)
-            .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
-            .collect()
     }
 
     /// A correlated 2D Gaussian, well inside the box: the marginals are N(μ_p, σ_p²), whatever
