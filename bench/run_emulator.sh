@@ -3,15 +3,16 @@
 # (evaluate-emulator) and as an inference engine (infer-eval, beside the Gaussian P(k)
 # likelihood); docs/emulator.md ("A first trained measurement") records what it printed.
 #
-# usage: bench/run_emulator.sh [N_SIMS=100] [TRAIN_MINUTES=10] [K=5] [GRID=9] [STRIDE=20] [MAX_TEST_SIMS=20]
+# usage: bench/run_emulator.sh [N_SIMS=100] [TRAIN_MINUTES=10] [K=5] [GRID=9] [STRIDE=20] [MAX_TEST_SIMS=20] [DRAWS=1]
 #   N_SIMS simulations of 25 Mpc/h at 32² (the demo's simulator settings, 15 maps each, seed 21),
 #   the last fifth held out; cpu-small on the paper's schedule (as the demo), conditioned on
-#   Om,sigma8; K maps per simulation per posterior.
+#   Om,sigma8; K maps per simulation per posterior; DRAWS noise draws of the bound (with 2 or
+#   more, infer-eval adds each posterior's Monte Carlo error to its width).
 # output: runs/emulator/{emulator,infer_eval}.{json,txt} and load.txt; record `uptime` beside.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
-n="${1:-100}"; minutes="${2:-10}"; k="${3:-5}"; grid="${4:-9}"; stride="${5:-20}"; max_test="${6:-20}"
+n="${1:-100}"; minutes="${2:-10}"; k="${3:-5}"; grid="${4:-9}"; stride="${5:-20}"; max_test="${6:-20}"; draws="${7:-1}"
 cargo build --release -q -p astrodiff
 bin=target/release/astrodiff; out=runs/emulator
 mkdir -p "$out"
@@ -35,5 +36,5 @@ t0=$(date +%s)
 echo "evaluate-emulator: $(( $(date +%s) - t0 )) s; load $(uptime)" | tee -a "$out/load.txt"
 t0=$(date +%s)
 "$bin" infer-eval --checkpoint "$out/run" --data "$out/data" --fields-per-estimate "$k" --grid "$grid" \
-    --stride "$stride" --max-sims "$max_test" --device cpu --json "$out/infer_eval.json" | tee "$out/infer_eval.txt"
+    --stride "$stride" --draws "$draws" --max-sims "$max_test" --device cpu --json "$out/infer_eval.json" | tee "$out/infer_eval.txt"
 echo "infer-eval: $(( $(date +%s) - t0 )) s; load after: $(uptime)" | tee -a "$out/load.txt"

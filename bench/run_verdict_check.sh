@@ -6,15 +6,19 @@
 # null must fail. Each seed is judged by the old rule (one contiguous split, no training-set
 # term: `--baseline-splits 1 --train-maps 0`) and by the default (mean of 32 splits, deff/480).
 #
-# usage: bench/run_verdict_check.sh [SEEDS="0 5"]
-# output: bench/out/verdict/<seed>/{old,new}/summary.json and a table on stdout; needs no model.
+# With N_GEN < 480 the judged set is N_GEN training maps drawn at random (seeded by the seed), so
+# the check has the size of the demo's 240 generated fields: a model as close to its training
+# maps as they are to themselves, with the training-set term still deff/480.
+#
+# usage: bench/run_verdict_check.sh [SEEDS="0 5"] [N_GEN=480]
+# output: bench/out/verdict[_<N_GEN>]/<seed>/{old,new}/summary.json and a table on stdout; needs no model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh >/dev/null
-seeds="${1:-0 5}"
+seeds="${1:-0 5}"; n_gen="${2:-480}"
 cargo build --release -q -p astrodiff
 bin=target/release/astrodiff
-out=bench/out/verdict; mkdir -p "$out"
+out=bench/out/verdict; [ "$n_gen" = 480 ] || out="bench/out/verdict_$n_gen"; mkdir -p "$out"
 echo "load before: $(uptime)" >&2
 py="${ASTRODIFF_TORCH_VENV:-$HOME/.cache/astrodiff/torch-2.11.0}/bin/python"
 for s in $seeds; do
@@ -23,17 +27,19 @@ for s in $seeds; do
     "$bin" simulate --n-sims 48 --particles 32 --mesh 64 --map-res 32 --steps 20 --slabs 5 \
         --seed "$s" --name Demo --out "$d/sim" >/dev/null 2>&1
     # The demo's split and floor: empty pixels clamped to the stack's smallest positive value.
-    "$py" - "$d" <<'PY'
+    "$py" - "$d" "$s" "$n_gen" <<'PY'
 import sys, numpy as np
-d = sys.argv[1]
+d, seed, n_gen = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 m = np.load(f"{d}/sim/Maps_Mcdm_Demo_LH_z=0.00.npy").astype(np.float64)
 m[m <= 0] = m[m > 0].min()
 np.save(f"{d}/train.npy", m[:480]); np.save(f"{d}/heldout.npy", m[480:720])
+pick = np.sort(np.random.default_rng(seed).choice(480, n_gen, replace=False))
+np.save(f"{d}/judged.npy", m[:480][pick])
 PY
     for rule in old new; do
         if [ "$rule" = old ]; then flags="--baseline-splits 1 --train-maps 0"
         else flags="--train-maps 480 --baseline-seed $s"; fi
-        "$bin" evaluate "$d/heldout.npy" "$d/train.npy" --box-size 25 --transform log10 --maps-per-sim 15 \
+        "$bin" evaluate "$d/heldout.npy" "$d/judged.npy" --box-size 25 --transform log10 --maps-per-sim 15 \
             --null-from "$d/train.npy" --null-seed "$s" $flags --out "$d/$rule" >/dev/null 2>&1
     done
 done

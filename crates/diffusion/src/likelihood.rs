@@ -24,7 +24,9 @@
 //! * **Monte Carlo**: one ε per timestep and field (or `draws` of them, averaged), generated
 //!   once from [`derive_seed`]`(seed, [field])` and reused for every denoiser the estimator is
 //!   asked about (common random numbers): the bound's noise then moves with θ only through the
-//!   denoiser, so a grid or a sampler sees a smooth surface.
+//!   denoiser, so a grid or a sampler sees a smooth surface. That noise shifts a posterior
+//!   rather than widening it; [`VlbEstimator::log_likelihood_draws`] gives each draw's bound
+//!   alone, so that their spread measures it (`pipeline::infer`).
 //! * **Truncation**: `t_max = Some(k)` keeps only L_0..L_{k−1} (no prior term). It is not a
 //!   bound on log p any more; what it does to a posterior is measured in tests/likelihood.rs.
 //! * **Stride**: `stride = s > 1` evaluates the network at one timestep per block of s
@@ -155,6 +157,7 @@ pub struct VlbEstimator {
     /// The θ-independent part of each field's −bound (prior, variance-mismatch and decoder terms).
     constant: Vec<f64>,
     rows_per_field: usize,
+    draws: usize,
     chunk: usize,
 }
 
@@ -262,6 +265,7 @@ impl VlbEstimator {
             w_rows,
             constant,
             rows_per_field,
+            draws,
             chunk: cfg.chunk,
         })
     }
@@ -273,6 +277,41 @@ impl VlbEstimator {
 
     /// The bound on log p(x_0) of every field under `denoiser`, in nats (higher is more likely).
     pub fn log_likelihood(&self, denoiser: &dyn Denoiser) -> Result<Vec<f64>> {
+        let weighted = self.weighted_errors(denoiser)?;
+        let per_field = weighted
+            .view([self.n_fields() as i64, self.rows_per_field as i64])
+            .sum_dim_intlist([1i64].as_slice(), false, Kind::Double);
+        self.finish(&per_field)
+    }
+
+    /// As [`log_likelihood`](Self::log_likelihood), one value per field and noise draw
+    /// ([field][draw]): each is the bound estimated from that draw alone, and their mean over
+    /// draws is the averaged bound (up to rounding). Their spread is the Monte Carlo error that
+    /// averaging leaves, which `pipeline::infer` adds to a posterior's width.
+    pub fn log_likelihood_draws(&self, denoiser: &dyn Denoiser) -> Result<Vec<Vec<f64>>> {
+        let draws = self.draws as i64;
+        let weighted = self.weighted_errors(denoiser)?;
+        // Rows are field, then draw, then timestep; each row's weight was divided by `draws`.
+        let per_draw = weighted
+            .view([
+                self.n_fields() as i64 * draws,
+                self.rows_per_field as i64 / draws,
+            ])
+            .sum_dim_intlist([1i64].as_slice(), false, Kind::Double)
+            * (draws as f64);
+        let v = Vec::<f64>::try_from(&per_draw.to_device(Device::Cpu))?;
+        ensure!(
+            v.iter().all(|x| x.is_finite()),
+            "likelihood: the denoiser's prediction is not finite"
+        );
+        Ok(v.chunks(self.draws)
+            .zip(&self.constant)
+            .map(|(ws, c)| ws.iter().map(|w| -(c + w)).collect())
+            .collect())
+    }
+
+    /// The weighted ‖ε − ε̂‖² of every row under `denoiser`, f64 [rows].
+    fn weighted_errors(&self, denoiser: &dyn Denoiser) -> Result<Tensor> {
         let rows = self.t_rows.size()[0];
         let mut weighted = Vec::new();
         let mut start = 0i64;
@@ -296,9 +335,10 @@ impl VlbEstimator {
             weighted.push(err * self.w_rows.narrow(0, start, len));
             start += len;
         }
-        let per_field = Tensor::cat(&weighted, 0)
-            .view([self.n_fields() as i64, self.rows_per_field as i64])
-            .sum_dim_intlist([1i64].as_slice(), false, Kind::Double);
+        Ok(Tensor::cat(&weighted, 0))
+    }
+
+    fn finish(&self, per_field: &Tensor) -> Result<Vec<f64>> {
         let v = Vec::<f64>::try_from(&per_field.to_device(Device::Cpu))?;
         ensure!(
             v.iter().all(|x| x.is_finite()),

@@ -1,8 +1,19 @@
 //! Judging a conditional emulator per cosmology (issue 13): for one held-out simulation, the
-//! fields generated at its parameters against its own maps, by the power spectrum.
+//! fields generated at its parameters against its own maps, by the power spectrum, the pixel
+//! PDF and the Minkowski functionals.
 //!
-//! Conventions, per simulation (statistic: ln P(k) of δ = ρ/ρ̄ − 1 of each map, bins up to
-//! k_Nyq, [`crate::inference::PkStatistic`] with no merging):
+//! Per-map statistics (one row of numbers per map; [`compare_simulation`] takes any of them):
+//! * **P(k)**: ln P(k) of δ = ρ/ρ̄ − 1, bins up to k_Nyq ([`crate::inference::PkStatistic`]
+//!   with no merging).
+//! * **PDF** ([`pdf_row`]): the density of log10 ρ in [`PDF_BINS`] uniform bins between the
+//!   1st and 99th percentiles of the simulation's own real pixels ([`SimulationLevels`]), the
+//!   density over all of a map's pixels (`stats::Histogram::pdf_over_total`).
+//! * **Minkowski functionals** ([`mf_row`]): V0, V1, V2 of log10 ρ at [`MF_THRESHOLDS`]
+//!   thresholds uniform between the same percentiles (`stats::ensemble::percentile_thresholds`,
+//!   the rule of `stats`/`evaluate`), periodic boundary, concatenated V0 then V1 then V2.
+//!   Levels from each simulation's own maps put every cosmology's bins where its pixels are.
+//!
+//! Conventions of the comparison, per simulation and statistic:
 //! * **Reduced χ² of the mean** (the Diffusion-HMC follow-up's per-simulation statistic, here
 //!   with both sets' sample variance): χ² = (1/n_b) Σ_b (m_G − m_R)² / (s²_R/n_R + s²_G/n_G),
 //!   m and s² the mean and (n − 1)-variance of a set's ln P in bin b. Near 1 when the generated
@@ -12,10 +23,54 @@
 //!   distributions are true–true (each real map against the other real maps), generated–true and
 //!   generated–generated (each generated map against the other generated maps). An emulator
 //!   whose fields scatter like the simulation's has the three distributions alike.
-//! * **Ratio**: exp(m_G − m_R) per bin, the generated/true P(k) ratio (geometric means).
+//! * **Ratio**: exp(m_G − m_R) per bin, the generated/true P(k) ratio (geometric means); for
+//!   the PDF and MF rows it is exp of the difference of the means, so read it for P(k) only.
+//! * **Empty bins**: a bin where neither set varies (a PDF bin or a threshold no map reaches,
+//!   e.g. V2 at an extreme level) is left out of every χ², as is, in a leave-one-out χ², a bin
+//!   where the set compared against does not vary; `bins` counts the bins the reduced χ² used.
 
 use crate::error::{Error, Result};
+use ndarray::ArrayView2;
 use serde::Serialize;
+use stats::ensemble::percentile_thresholds;
+use stats::MfConvention;
+
+/// Bins of the pixel PDF per simulation.
+pub const PDF_BINS: usize = 12;
+/// Thresholds of the Minkowski functionals per simulation (× 3 functionals in a row).
+pub const MF_THRESHOLDS: usize = 8;
+
+/// The PDF edges and MF thresholds of one simulation, from its real log10 ρ maps (module docs).
+#[derive(Clone, Debug, Serialize)]
+pub struct SimulationLevels {
+    pub edges: Vec<f64>,
+    pub thresholds: Vec<f64>,
+}
+
+impl SimulationLevels {
+    /// The levels of the maps `real` (log10 ρ, finite).
+    pub fn of(real: &[ArrayView2<f64>]) -> Result<Self> {
+        let mut px: Vec<f64> = real.iter().flat_map(|m| m.iter().copied()).collect();
+        if px.is_empty() {
+            return Err(Error::Invalid("per-simulation levels: no real maps".into()));
+        }
+        px.sort_by(f64::total_cmp);
+        let edges = percentile_thresholds(&px, PDF_BINS + 1)?;
+        let thresholds = percentile_thresholds(&px, MF_THRESHOLDS)?;
+        Ok(SimulationLevels { edges, thresholds })
+    }
+}
+
+/// One map's PDF row (log10 ρ; module docs).
+pub fn pdf_row(map: ArrayView2<f64>, levels: &SimulationLevels) -> Result<Vec<f64>> {
+    Ok(stats::histogram::histogram(map, &levels.edges)?.pdf_over_total())
+}
+
+/// One map's Minkowski row: V0, V1, V2 at the thresholds, periodic (log10 ρ; module docs).
+pub fn mf_row(map: ArrayView2<f64>, levels: &SimulationLevels) -> Result<Vec<f64>> {
+    let m = stats::minkowski::minkowski(map, &levels.thresholds, MfConvention::Periodic)?;
+    Ok([m.v0, m.v1, m.v2].concat())
+}
 
 /// Mean and (n − 1)-variance of every column of `rows` (n ≥ 2).
 fn mean_var(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
@@ -30,13 +85,17 @@ fn mean_var(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
     (mean, var)
 }
 
-fn loo_chi2(x: &[f64], others: &[Vec<f64>]) -> f64 {
+/// Leave-one-out χ² of `x` against `others` over the bins `used` where `others` vary.
+fn loo_chi2(x: &[f64], others: &[Vec<f64>], used: &[usize]) -> f64 {
     let (m, v) = mean_var(others);
-    x.iter()
-        .zip(m.iter().zip(&v))
-        .map(|(x, (m, v))| (x - m).powi(2) / v)
+    let bins: Vec<usize> = used.iter().copied().filter(|&b| v[b] > 0.0).collect();
+    if bins.is_empty() {
+        return 0.0;
+    }
+    bins.iter()
+        .map(|&b| (x[b] - m[b]).powi(2) / v[b])
         .sum::<f64>()
-        / x.len() as f64
+        / bins.len() as f64
 }
 
 /// The median of `v` (the mean of the middle two for an even count; `v` not empty).
@@ -51,13 +110,15 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// One simulation's comparison (module docs).
+/// One simulation's comparison by one per-map statistic (module docs).
 #[derive(Clone, Debug, Serialize)]
-pub struct SimulationPk {
+pub struct SimulationComparison {
     pub n_true: usize,
     pub n_generated: usize,
+    /// Bins in the reduced χ² (those where a set varies).
+    pub bins: usize,
     pub reduced_chi2: f64,
-    /// Generated/true P(k) per bin.
+    /// Generated/true P(k) per bin (exp of the difference of the row means).
     pub ratio: Vec<f64>,
     pub loo_true_true: Vec<f64>,
     pub loo_generated_true: Vec<f64>,
@@ -68,12 +129,15 @@ pub struct SimulationPk {
     pub median_generated_generated: f64,
 }
 
-/// Compares the ln P(k) rows of a simulation's real maps with those of the maps generated at its
-/// parameters (each set ≥ 3 maps, rows of equal length).
-pub fn compare_simulation(real: &[Vec<f64>], generated: &[Vec<f64>]) -> Result<SimulationPk> {
+/// Compares the per-map rows (ln P(k), PDF or MF) of a simulation's real maps with those of the
+/// maps generated at its parameters (each set ≥ 3 maps, rows of equal length).
+pub fn compare_simulation(
+    real: &[Vec<f64>],
+    generated: &[Vec<f64>],
+) -> Result<SimulationComparison> {
     if real.len() < 3 || generated.len() < 3 {
         return Err(Error::Invalid(format!(
-            "per-simulation P(k): {} real and {} generated maps; need at least 3 of each (leave-one-out variances)",
+            "per-simulation comparison: {} real and {} generated maps; need at least 3 of each (leave-one-out variances)",
             real.len(),
             generated.len()
         )));
@@ -81,16 +145,23 @@ pub fn compare_simulation(real: &[Vec<f64>], generated: &[Vec<f64>]) -> Result<S
     let nb = real[0].len();
     if real.iter().chain(generated).any(|r| r.len() != nb) {
         return Err(Error::Invalid(
-            "per-simulation P(k): rows of different lengths".into(),
+            "per-simulation comparison: rows of different lengths".into(),
         ));
     }
     let (mr, vr) = mean_var(real);
     let (mg, vg) = mean_var(generated);
     let (nr, ng) = (real.len() as f64, generated.len() as f64);
-    let reduced_chi2 = (0..nb)
-        .map(|b| (mg[b] - mr[b]).powi(2) / (vr[b] / nr + vg[b] / ng))
+    let used: Vec<usize> = (0..nb).filter(|&b| vr[b] / nr + vg[b] / ng > 0.0).collect();
+    if used.is_empty() {
+        return Err(Error::Invalid(
+            "per-simulation comparison: no bin varies in either set".into(),
+        ));
+    }
+    let reduced_chi2 = used
+        .iter()
+        .map(|&b| (mg[b] - mr[b]).powi(2) / (vr[b] / nr + vg[b] / ng))
         .sum::<f64>()
-        / nb as f64;
+        / used.len() as f64;
     let without = |set: &[Vec<f64>], i: usize| -> Vec<Vec<f64>> {
         set.iter()
             .enumerate()
@@ -99,15 +170,16 @@ pub fn compare_simulation(real: &[Vec<f64>], generated: &[Vec<f64>]) -> Result<S
             .collect()
     };
     let tt: Vec<f64> = (0..real.len())
-        .map(|i| loo_chi2(&real[i], &without(real, i)))
+        .map(|i| loo_chi2(&real[i], &without(real, i), &used))
         .collect();
-    let gt: Vec<f64> = generated.iter().map(|g| loo_chi2(g, real)).collect();
+    let gt: Vec<f64> = generated.iter().map(|g| loo_chi2(g, real, &used)).collect();
     let gg: Vec<f64> = (0..generated.len())
-        .map(|i| loo_chi2(&generated[i], &without(generated, i)))
+        .map(|i| loo_chi2(&generated[i], &without(generated, i), &used))
         .collect();
-    Ok(SimulationPk {
+    Ok(SimulationComparison {
         n_true: real.len(),
         n_generated: generated.len(),
+        bins: used.len(),
         reduced_chi2,
         ratio: (0..nb).map(|b| (mg[b] - mr[b]).exp()).collect(),
         median_true_true: median(&tt),

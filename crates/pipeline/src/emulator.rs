@@ -1,20 +1,25 @@
 //! A conditional run judged as an emulator, one cosmology at a time (issue 13): for every
 //! simulation of a held-out split, fields generated at its parameters against its own maps by
-//! P(k) (`evaluation::emulator` holds the statistics and their conventions).
+//! P(k), the pixel PDF and the Minkowski functionals (`evaluation::emulator` holds the
+//! statistics and their conventions).
 //!
 //! Fields of simulation s are drawn with seed `derive_seed(seed, [s])`, in batches of `batch`,
 //! under the out-of-range rule of [`crate::generate`]; P(k) is of δ = ρ/ρ̄ − 1 of the physical
-//! maps, in Pylians' integer bins up to k_Nyq, h/Mpc.
+//! maps, in Pylians' integer bins up to k_Nyq, h/Mpc; the PDF and MF are of log10 ρ on levels
+//! from the simulation's own real maps.
 
 use crate::error::{bail, Result};
 use crate::generate::GenerateOptions;
 use crate::run::TrainedRun;
 use diffusion::sampler::SamplerConfig;
-use evaluation::emulator::{compare_simulation, median, SimulationPk};
+use evaluation::emulator::{
+    compare_simulation, median, mf_row, pdf_row, SimulationComparison, SimulationLevels,
+};
 use evaluation::inference::PkStatistic;
 use fields::rng::derive_seed;
 use ndarray::Array2;
 use serde::Serialize;
+use stats::Transform;
 use std::collections::BTreeMap;
 
 /// How the emulator is judged.
@@ -43,12 +48,16 @@ impl Default for EmulatorOptions {
     }
 }
 
-/// One simulation: its θ and the P(k) comparison.
+/// One simulation: its θ and the comparisons by P(k), PDF and Minkowski functionals.
 #[derive(Clone, Debug, Serialize)]
 pub struct SimulationEmulation {
     pub simulation: usize,
     pub theta: BTreeMap<String, f64>,
-    pub pk: SimulationPk,
+    pub pk: SimulationComparison,
+    pub pdf: SimulationComparison,
+    pub mf: SimulationComparison,
+    /// The PDF edges and MF thresholds (log10 ρ) of this simulation.
+    pub levels: SimulationLevels,
     /// Pixels clamped by the out-of-range rule among the generated fields.
     pub clamped: u64,
 }
@@ -61,9 +70,12 @@ pub struct EmulatorEval {
     /// Bin centres, h/Mpc.
     pub k: Vec<f64>,
     pub simulations: Vec<SimulationEmulation>,
-    /// Median over simulations of the per-simulation reduced χ², and of the three
+    /// Median over simulations of the per-simulation P(k) reduced χ², and of the three
     /// leave-one-out medians.
     pub median_reduced_chi2: f64,
+    /// Median over simulations of the per-simulation PDF and MF reduced χ².
+    pub median_pdf_reduced_chi2: f64,
+    pub median_mf_reduced_chi2: f64,
     pub median_true_true: f64,
     pub median_generated_true: f64,
     pub median_generated_generated: f64,
@@ -126,10 +138,32 @@ impl TrainedRun {
                 );
             }
             let gen = g.fields.mapv(|v| v as f64);
+            let at = |e: evaluation::Error| crate::Error::Invalid(format!("simulation {s}: {e}"));
             let real = rows(held[s].outer_iter().collect())?;
             let generated = rows(gen.outer_iter().collect())?;
-            let pk = compare_simulation(&real, &generated)
-                .map_err(|e| crate::Error::Invalid(format!("simulation {s}: {e}")))?;
+            let pk = compare_simulation(&real, &generated).map_err(at)?;
+            let log = |maps: ndarray::ArrayView3<f64>| -> Result<Vec<Array2<f64>>> {
+                maps.outer_iter()
+                    .map(|m| Transform::Log10.apply(m).map_err(|e| at(e.into())))
+                    .collect()
+            };
+            let (real_log, gen_log) = (log(held[s].view())?, log(gen.view())?);
+            let levels =
+                SimulationLevels::of(&real_log.iter().map(|m| m.view()).collect::<Vec<_>>())
+                    .map_err(at)?;
+            let by = |f: &dyn Fn(ndarray::ArrayView2<f64>) -> evaluation::Result<Vec<f64>>| {
+                let r: Vec<Vec<f64>> = real_log
+                    .iter()
+                    .map(|m| f(m.view()))
+                    .collect::<Result<_, _>>()?;
+                let g: Vec<Vec<f64>> = gen_log
+                    .iter()
+                    .map(|m| f(m.view()))
+                    .collect::<Result<_, _>>()?;
+                compare_simulation(&r, &g)
+            };
+            let pdf = by(&|m| pdf_row(m, &levels)).map_err(at)?;
+            let mf = by(&|m| mf_row(m, &levels)).map_err(at)?;
             simulations.push(SimulationEmulation {
                 simulation: s,
                 theta: names
@@ -138,14 +172,17 @@ impl TrainedRun {
                     .zip(theta[s].iter().copied())
                     .collect(),
                 pk,
+                pdf,
+                mf,
+                levels,
                 clamped: g.clamped,
             });
             if let Some(p) = progress.as_mut() {
                 p(s + 1, n);
             }
         }
-        let pick = |f: &dyn Fn(&SimulationPk) -> f64| {
-            median(&simulations.iter().map(|s| f(&s.pk)).collect::<Vec<_>>())
+        let pick = |f: &dyn Fn(&SimulationEmulation) -> f64| {
+            median(&simulations.iter().map(f).collect::<Vec<_>>())
         };
         let nb = simulations[0].pk.ratio.len();
         let mean_ratio = (0..nb)
@@ -155,10 +192,12 @@ impl TrainedRun {
             names,
             split: split.to_string(),
             k: stat.k(),
-            median_reduced_chi2: pick(&|p| p.reduced_chi2),
-            median_true_true: pick(&|p| p.median_true_true),
-            median_generated_true: pick(&|p| p.median_generated_true),
-            median_generated_generated: pick(&|p| p.median_generated_generated),
+            median_reduced_chi2: pick(&|s| s.pk.reduced_chi2),
+            median_pdf_reduced_chi2: pick(&|s| s.pdf.reduced_chi2),
+            median_mf_reduced_chi2: pick(&|s| s.mf.reduced_chi2),
+            median_true_true: pick(&|s| s.pk.median_true_true),
+            median_generated_true: pick(&|s| s.pk.median_generated_true),
+            median_generated_generated: pick(&|s| s.pk.median_generated_generated),
             mean_ratio,
             simulations,
             options: opts.clone(),

@@ -18,6 +18,14 @@
 //!   be shorter) give one estimate each, their bounds summed (independent maps of one
 //!   simulation). Map i's common random numbers are drawn from `derive_seed(vlb.seed, [i])`,
 //!   i its index in the input, so a map's term does not depend on how the maps are grouped.
+//! * **Monte Carlo error**: with `vlb.draws` = D ≥ 2 the posterior is that of the bound averaged
+//!   over the D noise draws, and the spread of the D draws' own posteriors on the final grid
+//!   gives the standard error of its mean (`stats::posterior::monte_carlo_std`), which is added
+//!   to the marginal in quadrature (`GridPosterior::marginal_with_noise`) and recorded as
+//!   `monte_carlo_std`. The common random numbers make the bound's noise a smooth function of θ
+//!   that shifts a posterior rather than widening it, so without this the reported width
+//!   leaves it out (measured on a trained run in docs/emulator.md). One draw reports no such
+//!   error.
 //! * **Units**: the bound is in nats of the normalised field (`diffusion::likelihood`); the
 //!   normalisation does not depend on θ, so posteriors are unaffected.
 //! * **Conditioning input**: every grid node goes through `Condition::input_row`, the same rule
@@ -31,7 +39,7 @@ use diffusion::tch::{Kind, Tensor};
 use fields::rng::derive_seed;
 use ndarray::{Array3, ArrayView3, Axis};
 use serde::Serialize;
-use stats::posterior::{grid_points, linspace, zoomed_posterior, Marginal};
+use stats::posterior::{grid_points, linspace, monte_carlo_std, zoomed_posterior, Marginal};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -68,8 +76,15 @@ impl Default for InferOptions {
 pub struct Estimate {
     /// Indices of the maps in the input.
     pub fields: Vec<usize>,
-    /// Marginal posterior of every parameter, by the name the model was conditioned with.
+    /// Marginal posterior of every parameter, by the name the model was conditioned with; with
+    /// ≥ 2 noise draws, widened by `monte_carlo_std`.
     pub params: BTreeMap<String, Marginal>,
+    /// With ≥ 2 noise draws (`vlb.draws`): the Monte Carlo error of each posterior mean that
+    /// averaging the draws leaves, √(var_d(mean_d) / D) over the D draws' own posteriors on the
+    /// final grid, already added to `params` in quadrature (the marginal convolved with it,
+    /// `GridPosterior::marginal_with_noise`). Absent with one draw, whose error is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monte_carlo_std: Option<BTreeMap<String, f64>>,
     /// Posterior mass in the outermost grid cells of each parameter: a large value says the
     /// posterior is cut by the prior box (or the grid is too coarse).
     pub edge_mass: BTreeMap<String, f64>,
@@ -177,8 +192,8 @@ impl TrainedRun {
             .collect::<Result<_>>()?;
         let _guard = diffusion::tch::no_grad_guard();
         let mut evaluations = 0usize;
-        // log p(x_m | θ) of the maps `maps` at θ.
-        let mut bound = |theta: &[f64], maps: &[usize]| -> Result<Vec<f64>> {
+        // log p(x_m | θ) of the maps `maps` at θ, one value per noise draw.
+        let mut bound = |theta: &[f64], maps: &[usize]| -> Result<Vec<Vec<f64>>> {
             let den = NetDenoiser {
                 unet: &self.net.unet,
                 schedule: &self.schedule,
@@ -188,11 +203,19 @@ impl TrainedRun {
             };
             evaluations += maps.len();
             maps.iter()
-                .map(|&m| Ok(estimators[m].log_likelihood(&den)?[0]))
+                .map(|&m| Ok(estimators[m].log_likelihood_draws(&den)?.remove(0)))
+                .collect()
+        };
+        let draws = opts.vlb.draws;
+        // Σ over the maps of each draw's bound: [draw] at one node.
+        let summed = |per_map: Vec<Vec<f64>>| -> Vec<f64> {
+            (0..draws)
+                .map(|d| per_map.iter().map(|v| v[d]).sum())
                 .collect()
         };
         let all: Vec<usize> = (0..n).collect();
-        let mut per_map: Vec<Vec<f64>> = vec![Vec::with_capacity(nodes.len()); n];
+        // [map][node][draw] on the first grid.
+        let mut per_map: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(nodes.len()); n];
         for (i, theta) in nodes.iter().enumerate() {
             for (m, v) in bound(theta, &all)?.into_iter().enumerate() {
                 per_map[m].push(v);
@@ -206,36 +229,60 @@ impl TrainedRun {
         let mut estimates = Vec::new();
         for start in (0..n).step_by(opts.fields_per_estimate) {
             let fields: Vec<usize> = (start..(start + opts.fields_per_estimate).min(n)).collect();
-            let first: Vec<f64> = (0..nodes.len())
-                .map(|j| fields.iter().map(|&m| per_map[m][j]).sum())
+            // [node][draw], the estimate's maps summed.
+            let first: Vec<Vec<f64>> = (0..nodes.len())
+                .map(|j| summed(fields.iter().map(|&m| per_map[m][j].clone()).collect()))
                 .collect();
             // The first grid is the one computed above for every map; zooms evaluate this
-            // estimate's maps only.
+            // estimate's maps only. The posterior is that of the bound averaged over the draws;
+            // `last` keeps each draw's table on the grid evaluated last, the final one.
             let mut calls = 0;
+            let mut last: Vec<Vec<f64>> = Vec::new();
             let (post, log_likelihood, zooms) =
                 zoomed_posterior::<crate::Error>(&bounds, opts.grid, opts.zooms, |pts| {
                     calls += 1;
-                    if calls == 1 {
-                        return Ok(first.clone());
-                    }
-                    pts.iter()
-                        .map(|t| Ok(bound(t, &fields)?.iter().sum()))
-                        .collect()
+                    last = if calls == 1 {
+                        first.clone()
+                    } else {
+                        pts.iter()
+                            .map(|t| Ok(summed(bound(t, &fields)?)))
+                            .collect::<Result<_>>()?
+                    };
+                    Ok(last
+                        .iter()
+                        .map(|v| v.iter().sum::<f64>() / draws as f64)
+                        .collect())
                 })
                 .map_err(|e| crate::Error::Invalid(format!("posterior of maps {fields:?}: {e}")))?;
+            let mc_std = if draws >= 2 {
+                let per_draw: Vec<Vec<f64>> = (0..draws)
+                    .map(|d| last.iter().map(|v| v[d]).collect())
+                    .collect();
+                Some(monte_carlo_std(post.axes(), &per_draw).map_err(|e| {
+                    crate::Error::Invalid(format!("posterior of maps {fields:?}: {e}"))
+                })?)
+            } else {
+                None
+            };
             let mut params = BTreeMap::new();
             let mut edge_mass = BTreeMap::new();
             let mut unresolved = Vec::new();
             for (p, name) in names.iter().enumerate() {
-                params.insert(name.clone(), post.marginal(p));
+                let marginal = match &mc_std {
+                    Some(s) => post.marginal_with_noise(p, s[p])?,
+                    None => post.marginal(p),
+                };
+                params.insert(name.clone(), marginal);
                 edge_mass.insert(name.clone(), post.edge_mass(p));
                 if !post.resolves(p) {
                     unresolved.push(name.clone());
                 }
             }
+            let monte_carlo_std = mc_std.map(|s| names.iter().cloned().zip(s).collect());
             estimates.push(Estimate {
                 fields,
                 params,
+                monte_carlo_std,
                 edge_mass,
                 unresolved,
                 zooms,
@@ -292,6 +339,9 @@ pub struct SimulationEstimate {
     pub diffusion_edge_mass: BTreeMap<String, f64>,
     /// Parameters the grid does not resolve for the diffusion likelihood ([`Estimate::unresolved`]).
     pub diffusion_unresolved: Vec<String>,
+    /// The Monte Carlo error already in `diffusion`'s widths ([`Estimate::monte_carlo_std`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffusion_monte_carlo_std: Option<BTreeMap<String, f64>>,
     /// The Gaussian P(k) likelihood.
     pub pk: BTreeMap<String, Marginal>,
 }
@@ -435,6 +485,7 @@ impl TrainedRun {
                 diffusion: e.params.clone(),
                 diffusion_edge_mass: e.edge_mass.clone(),
                 diffusion_unresolved: e.unresolved.clone(),
+                diffusion_monte_carlo_std: e.monte_carlo_std.clone(),
                 pk: names
                     .iter()
                     .enumerate()

@@ -34,17 +34,9 @@ impl DeviceArgs {
     }
 }
 
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    /// Run folder of a model trained with --condition (or its checkpoint.safetensors).
-    #[arg(long, value_name = "RUN_DIR")]
-    pub checkpoint: PathBuf,
-    /// Observed maps (N, N) or (n, N, N): .npy, .npz or FITS, in physical units.
-    #[arg(long, value_name = "FIELDS")]
-    pub input: PathBuf,
-    /// Consecutive maps combined into one estimate (e.g. the 15 maps of one simulation).
-    #[arg(long, default_value_t = 1)]
-    pub fields_per_estimate: usize,
+/// The grid and the bound; shared by `infer` and `infer-eval`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PosteriorArgs {
     /// Grid nodes per parameter over the prior box.
     #[arg(long, default_value_t = 9)]
     pub grid: usize,
@@ -58,12 +50,46 @@ pub struct Args {
     /// Keep only the first K timesteps of the bound (Diffusion-HMC uses 20); default all.
     #[arg(long, value_name = "K")]
     pub t_max: Option<usize>,
-    /// Noise draws per evaluated timestep, averaged.
+    /// Noise draws per evaluated timestep, averaged (cost × D). With 2 or more, the spread of
+    /// the draws' own posteriors gives the Monte Carlo error of each posterior mean, which is
+    /// added to the posterior's width (JSON: monte_carlo_std).
     #[arg(long, default_value_t = 1)]
     pub draws: usize,
     /// Seed of the bound's common random numbers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+impl PosteriorArgs {
+    pub fn options(&self, fields_per_estimate: usize) -> InferOptions {
+        InferOptions {
+            fields_per_estimate,
+            grid: self.grid,
+            zooms: self.zooms,
+            vlb: pipeline::VlbConfig {
+                stride: self.stride,
+                t_max: self.t_max,
+                draws: self.draws,
+                seed: self.seed,
+                ..InferOptions::default().vlb
+            },
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Run folder of a model trained with --condition (or its checkpoint.safetensors).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub checkpoint: PathBuf,
+    /// Observed maps (N, N) or (n, N, N): .npy, .npz or FITS, in physical units.
+    #[arg(long, value_name = "FIELDS")]
+    pub input: PathBuf,
+    /// Consecutive maps combined into one estimate (e.g. the 15 maps of one simulation).
+    #[arg(long, default_value_t = 1)]
+    pub fields_per_estimate: usize,
+    #[command(flatten)]
+    pub posterior: PosteriorArgs,
     /// Use the raw (non-EMA) weights.
     #[arg(long)]
     pub no_ema: bool,
@@ -83,19 +109,7 @@ pub fn run(args: Args) -> Result<()> {
     for m in 0..n_maps {
         maps.index_axis_mut(Axis(0), m).assign(&stack.map(m));
     }
-    let defaults = InferOptions::default();
-    let opts = InferOptions {
-        fields_per_estimate: args.fields_per_estimate,
-        grid: args.grid,
-        zooms: args.zooms,
-        vlb: pipeline::VlbConfig {
-            stride: args.stride,
-            t_max: args.t_max,
-            draws: args.draws,
-            seed: args.seed,
-            ..defaults.vlb
-        },
-    };
+    let opts = args.posterior.options(args.fields_per_estimate);
     let t0 = std::time::Instant::now();
     let pb = crate::progress::bar(0, "grid nodes", "inferring");
     let mut cb = |i: usize, total: usize| {
@@ -126,7 +140,7 @@ pub fn run(args: Args) -> Result<()> {
         if !e.unresolved.is_empty() {
             eprintln!(
                 "warning: the {}-node grid does not resolve the posterior of {} (narrower than a node spacing): raise --grid",
-                args.grid,
+                args.posterior.grid,
                 e.unresolved.join(", ")
             );
         }

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use fields::dataset::PreparedDataset;
-use pipeline::{InferEvalOptions, InferOptions};
+use pipeline::InferEvalOptions;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -24,21 +24,8 @@ pub struct Args {
     /// At most this many simulations of the split.
     #[arg(long)]
     pub max_sims: Option<usize>,
-    /// Grid nodes per parameter over the prior box.
-    #[arg(long, default_value_t = 9)]
-    pub grid: usize,
-    /// At most this many zooms of a grid onto a posterior it does not resolve (0: the box only).
-    #[arg(long, default_value_t = 4)]
-    pub zooms: usize,
-    /// One network call per block of this many timesteps (1: the full bound).
-    #[arg(long, default_value_t = 20)]
-    pub stride: usize,
-    /// Keep only the first K timesteps of the bound; default all.
-    #[arg(long, value_name = "K")]
-    pub t_max: Option<usize>,
-    /// Seed of the bound's common random numbers.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub posterior: super::infer::PosteriorArgs,
     #[command(flatten)]
     pub device: super::infer::DeviceArgs,
     /// Output JSON: per-simulation posteriors by both methods and their calibration.
@@ -50,19 +37,8 @@ pub fn run(args: Args) -> Result<()> {
     let ds = PreparedDataset::open(&args.data)
         .with_context(|| format!("opening {}", args.data.display()))?;
     let run = args.device.load(&args.checkpoint, false)?;
-    let base = InferOptions::default();
     let opts = InferEvalOptions {
-        infer: InferOptions {
-            fields_per_estimate: args.fields_per_estimate,
-            grid: args.grid,
-            zooms: args.zooms,
-            vlb: pipeline::VlbConfig {
-                stride: args.stride,
-                t_max: args.t_max,
-                seed: args.seed,
-                ..base.vlb
-            },
-        },
+        infer: args.posterior.options(args.fields_per_estimate),
         max_sims: args.max_sims,
         ..InferEvalOptions::default()
     };
@@ -115,7 +91,7 @@ pub fn run(args: Args) -> Result<()> {
             "warning: for {unresolved} of {} simulations the {}-node grid does not resolve the diffusion posterior \
              (narrower than a node spacing): its std, |z| and coverage are set by the grid, not the likelihood; raise --grid",
             ev.simulations.len(),
-            args.grid
+            args.posterior.grid
         );
     }
     let out = serde_json::json!({
