@@ -499,6 +499,16 @@ fn infer_eval_judges_both_likelihoods_on_the_held_out_simulations() {
         "bins 1..=8 of 16²"
     );
     assert!(es[0]["pk"]["reduced_chi2"].as_f64().unwrap() > 0.0);
+    // PDF and Minkowski rows at the simulation's own levels: 13 edges, 8 thresholds (V0–V2).
+    assert_eq!(es[0]["levels"]["edges"].as_array().unwrap().len(), 13);
+    assert_eq!(es[0]["levels"]["thresholds"].as_array().unwrap().len(), 8);
+    assert_eq!(es[0]["pdf"]["ratio"].as_array().unwrap().len(), 12);
+    assert_eq!(es[0]["mf"]["ratio"].as_array().unwrap().len(), 24);
+    for stat in ["pdf", "mf"] {
+        let c = es[0][stat]["reduced_chi2"].as_f64().unwrap();
+        assert!(c.is_finite() && c >= 0.0, "{stat}: {c}");
+        assert!(em["result"][format!("median_{stat}_reduced_chi2")].is_f64());
+    }
     let e = error_line(&ee(&["--n-per-sim", "2"]));
     assert!(e.contains("--n-per-sim 2"), "{e}");
 

@@ -402,20 +402,26 @@ fn strided_bound_posterior_stays_near_the_exact_posterior() {
 
 /// The Monte Carlo error that `pipeline::infer` adds to a posterior: with D noise draws per
 /// timestep, each draw's own bound (`log_likelihood_draws`) averages to the bound, and the
-/// spread of the draws' posterior means predicts how far the averaged posterior's mean moves
-/// when the noise is drawn afresh (`stats::posterior::monte_carlo_std`). Checked on one field
-/// over 10 seeds of the common random numbers: the observed standard deviation of the averaged
-/// posterior's mean over seeds against the root-mean-square predicted error. With 10 seeds the
-/// observed one carries ≈ 24 % relative error and the prediction (30 draws' worth of spread) ≈
-/// 13 %, so the two agree within a factor 1.6 when the estimate is right.
+/// jackknife over draws (`stats::posterior::monte_carlo_std`) predicts how far the averaged
+/// posterior's mean moves when the noise is drawn afresh. Checked on one field over 40 seeds of
+/// the common random numbers, on an 11² grid over ±4 Fisher σ: the observed standard deviation
+/// of the averaged posterior's mean over seeds against the root-mean-square predicted error.
+/// With 40 seeds the observed one carries ≈ 11 % relative error and the prediction (120 degrees
+/// of freedom) ≈ 6.5 %, so the two agree within a factor 1.4 (2.6 σ) when the estimate is right.
+/// (10 seeds were too few: one parameter came out 0.60× by chance, 1.09× at 40.)
 #[test]
 fn draw_spread_predicts_the_monte_carlo_error_of_the_posterior_mean() {
-    let (s, n, x0, axes) = power_law_case();
+    let (s, n, x0, _) = power_law_case();
     let x0 = x0.narrow(0, 0, 1);
+    let (sa, sn) = fisher_sigmas(n);
+    let axes = vec![
+        linspace(2f64.ln() - 4.0 * sa, 2f64.ln() + 4.0 * sa, 11),
+        linspace(-1.5 - 4.0 * sn, -1.5 + 4.0 * sn, 11),
+    ];
     let draws = 4;
     let mut means: Vec<Vec<f64>> = vec![vec![]; 2];
     let mut predicted_sq = [0.0f64; 2];
-    let seeds = 10;
+    let seeds = 40;
     for seed in 0..seeds {
         let cfg = VlbConfig {
             seed,
@@ -454,12 +460,12 @@ fn draw_spread_predicts_the_monte_carlo_error_of_the_posterior_mean() {
         let predicted = predicted_sq[p].sqrt();
         println!("param {p}: observed {observed:.4}, predicted {predicted:.4}");
         assert!(
-            observed > 0.0 && (observed / predicted).ln().abs() < 1.6f64.ln(),
+            observed > 0.0 && (observed / predicted).ln().abs() < 1.4f64.ln(),
             "param {p}: seed-to-seed std {observed} against predicted {predicted}"
         );
     }
     // One draw has no spread to read.
-    assert!(monte_carlo_std(&axes, &[vec![0.0; 361]]).is_err());
+    assert!(monte_carlo_std(&axes, &[vec![0.0; 121]]).is_err());
 }
 
 /// Over 100 independent fields with the same truth, the bound's central 68 % and 95 % intervals

@@ -194,6 +194,7 @@ pub fn compare_simulation(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array2;
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
 
@@ -208,6 +209,66 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    fn white_maps(rng: &mut rand_chacha::ChaCha8Rng, n: usize, sd: f64) -> Vec<Array2<f64>> {
+        (0..n)
+            .map(|_| {
+                Array2::from_shape_simple_fn((32, 32), || {
+                    let e: f64 = StandardNormal.sample(rng);
+                    sd * e
+                })
+            })
+            .collect()
+    }
+
+    /// White-noise log-fields, 15 maps of 32² a side: generated maps of the real maps' width
+    /// give PDF and Minkowski χ² of order 1 (every bin used); maps 20 % wider (a too-wide pixel
+    /// PDF, the demo's failure in issue 12) are flagged by both, at the real maps' own levels.
+    #[test]
+    fn pdf_and_minkowski_rows_flag_a_too_wide_field_at_the_simulations_levels() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let real = white_maps(&mut rng, 15, 0.3);
+        let same = white_maps(&mut rng, 15, 0.3);
+        let wide = white_maps(&mut rng, 15, 0.36);
+        let views: Vec<_> = real.iter().map(|m| m.view()).collect();
+        let levels = SimulationLevels::of(&views).unwrap();
+        assert_eq!(levels.edges.len(), PDF_BINS + 1);
+        assert_eq!(levels.thresholds.len(), MF_THRESHOLDS);
+        // The outer edges are the real pixels' 1st and 99th percentiles: ±2.33 σ.
+        assert!(
+            (levels.edges[0] + 2.33 * 0.3).abs() < 0.03,
+            "{:?}",
+            levels.edges
+        );
+        type Row = fn(ArrayView2<f64>, &SimulationLevels) -> Result<Vec<f64>>;
+        let rows = |maps: &[Array2<f64>], f: Row| {
+            maps.iter()
+                .map(|m| f(m.view(), &levels).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let cases: [(&str, Row, usize); 2] = [
+            ("PDF", pdf_row, PDF_BINS),
+            ("MF", mf_row, 3 * MF_THRESHOLDS),
+        ];
+        for (name, f, len) in cases {
+            let r = rows(&real, f);
+            assert_eq!(r[0].len(), len);
+            let ok = compare_simulation(&r, &rows(&same, f)).unwrap();
+            let bad = compare_simulation(&r, &rows(&wide, f)).unwrap();
+            assert_eq!(ok.bins, len, "{name}");
+            assert!(
+                ok.reduced_chi2 < 2.5,
+                "{name}: same width χ² {}",
+                ok.reduced_chi2
+            );
+            assert!(
+                bad.reduced_chi2 > 5.0,
+                "{name}: wider χ² {}",
+                bad.reduced_chi2
+            );
+        }
+        assert!(SimulationLevels::of(&[]).is_err());
     }
 
     /// Same distribution: the per-simulation χ² averages near 1 and the three leave-one-out

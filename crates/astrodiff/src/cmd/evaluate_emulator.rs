@@ -1,6 +1,7 @@
 //! `astrodiff evaluate-emulator`: a conditional run judged per cosmology: for every held-out
-//! simulation, fields generated at its parameters against its own maps by P(k)
-//! (`pipeline::TrainedRun::evaluate_emulator`; statistics in `evaluation::emulator`).
+//! simulation, fields generated at its parameters against its own maps by P(k), pixel PDF and
+//! Minkowski functionals (`pipeline::TrainedRun::evaluate_emulator`; statistics in
+//! `evaluation::emulator`).
 
 use anyhow::{Context, Result};
 use fields::dataset::PreparedDataset;
@@ -65,35 +66,42 @@ pub fn run(args: Args) -> Result<()> {
     pb.finish_and_clear();
     let wall = t0.elapsed().as_secs_f64();
     println!(
-        "{} simulations of the {} split, {} generated fields each (P(k) of δ, {} bins to k_Nyq)",
+        "{} simulations of the {} split, {} generated fields each (P(k) of δ, {} bins to k_Nyq; \
+         PDF {} bins and V0–V2 at {} levels of log10 ρ, per simulation)",
         ev.simulations.len(),
         ev.split,
         args.n_per_sim,
-        ev.k.len()
+        ev.k.len(),
+        evaluation::emulator::PDF_BINS,
+        evaluation::emulator::MF_THRESHOLDS
     );
     println!(
-        "{:<5} {:<28} {:>12} {:>10} {:>10} {:>10}",
-        "sim", "θ", "reduced χ²", "LOO t–t", "LOO g–t", "LOO g–g"
+        "{:<5} {:<28} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "sim", "θ", "P(k) χ²", "LOO t–t", "LOO g–t", "LOO g–g", "PDF χ²", "MF χ²"
     );
     for s in &ev.simulations {
         let theta: Vec<String> = s.theta.iter().map(|(k, v)| format!("{k}={v:.3}")).collect();
         println!(
-            "{:<5} {:<28} {:>12.3} {:>10.3} {:>10.3} {:>10.3}",
+            "{:<5} {:<28} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>9.3} {:>9.3}",
             s.simulation,
             theta.join(","),
             s.pk.reduced_chi2,
             s.pk.median_true_true,
             s.pk.median_generated_true,
-            s.pk.median_generated_generated
+            s.pk.median_generated_generated,
+            s.pdf.reduced_chi2,
+            s.mf.reduced_chi2
         );
     }
     println!(
-        "median{:<23} {:>12.3} {:>10.3} {:>10.3} {:>10.3}",
+        "median{:<23} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>9.3} {:>9.3}",
         "",
         ev.median_reduced_chi2,
         ev.median_true_true,
         ev.median_generated_true,
-        ev.median_generated_generated
+        ev.median_generated_generated,
+        ev.median_pdf_reduced_chi2,
+        ev.median_mf_reduced_chi2
     );
     let ratio: Vec<String> = ev.mean_ratio.iter().map(|r| format!("{r:.2}")).collect();
     println!(
