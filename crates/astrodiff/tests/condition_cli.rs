@@ -15,11 +15,18 @@ fn prepared(root: &Path) -> (PathBuf, PathBuf) {
 
 /// `n_sims` simulations of 16² maps (3 per simulation), split as `split` (train,val,test).
 fn prepared_suite(root: &Path, n_sims: usize, split: &str) -> (PathBuf, PathBuf) {
+    prepared_set(root, n_sims, split, "LH")
+}
+
+/// As [`prepared_suite`], for the CAMELS set `set` (LH, CV or 1P).
+fn prepared_set(root: &Path, n_sims: usize, split: &str, set: &str) -> (PathBuf, PathBuf) {
     let sim = root.join("sim");
     let n_sims = n_sims.to_string();
     ok(
         &astrodiff(&[
             "simulate",
+            "--set",
+            set,
             "--n-sims",
             &n_sims,
             "--seed",
@@ -511,6 +518,40 @@ fn infer_eval_judges_both_likelihoods_on_the_held_out_simulations() {
     }
     let e = error_line(&ee(&["--n-per-sim", "2"]));
     assert!(e.contains("--n-per-sim 2"), "{e}");
+
+    // The response ∂⟨ln P⟩/∂θ against a 1P set: 3 values of Ω_m, then 3 of σ₈, around the
+    // fiducial 0.3 / 0.8; each series also holds the other's fiducial simulation.
+    let one_p = dir.path().join("1p");
+    std::fs::create_dir_all(&one_p).unwrap();
+    let (data_1p, _) = prepared_set(&one_p, 6, "0-5,,", "1P");
+    ok(
+        &ee(&["--response-data", data_1p.to_str().unwrap()]),
+        "evaluate-emulator --response-data",
+    );
+    let r = &read_json(&emu)["response"];
+    let params = r["parameters"].as_array().unwrap();
+    assert_eq!(params.len(), 2);
+    for (p, (name, fid)) in params.iter().zip([("Om", 0.3), ("sigma8", 0.8)]) {
+        assert_eq!(p["name"], name);
+        assert!((p["fiducial"].as_f64().unwrap() - fid).abs() < 1e-6, "{p}");
+        assert_eq!(p["theta"].as_array().unwrap().len(), 4, "{p}");
+        for side in ["simulated", "emulated"] {
+            let slope = p[side]["slope"].as_array().unwrap();
+            assert_eq!(slope.len(), 8, "{side}: bins 1..=8 of 16²");
+            assert!(
+                slope.iter().all(|x| x.as_f64().unwrap().is_finite()),
+                "{side}"
+            );
+        }
+    }
+    // A Latin hypercube has no one-parameter series.
+    let e = error_line(&ee(&[
+        "--response-data",
+        data.to_str().unwrap(),
+        "--response-split",
+        "test",
+    ]));
+    assert!(e.contains("Om series") && e.contains("--set 1P"), "{e}");
 
     let e = error_line(&ie(&run, &data, &["--fields-per-estimate", "4"]));
     assert!(

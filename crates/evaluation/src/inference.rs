@@ -41,7 +41,7 @@ fn features(u: &[f64]) -> Vec<f64> {
 /// Cholesky factor L (row-major, lower) of a symmetric positive definite matrix, or None.
 /// Hand-written: the matrices here are at most a few tens of rows, and a linear-algebra crate
 /// would add its build time to every CI run for two small solves.
-fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
+pub(crate) fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     let mut l = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..=i {
@@ -60,7 +60,7 @@ fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
 }
 
 /// Solves (L Lᵀ) x = b.
-fn cholesky_solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
+pub(crate) fn cholesky_solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
     let mut y = b.to_vec();
     for i in 0..n {
         for k in 0..i {

@@ -31,6 +31,7 @@ pub mod inference;
 pub mod measure;
 pub mod plot;
 pub mod records;
+pub mod response;
 pub mod sets;
 mod tests;
 pub mod verdict;

@@ -204,3 +204,175 @@ impl TrainedRun {
         })
     }
 }
+
+/// The emulator's ∂⟨ln P(k)⟩/∂θ against a one-parameter simulation series (one entry per
+/// conditioned parameter); the fit's conventions are `evaluation::response`'s.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParameterResponse {
+    pub name: String,
+    /// θ_fid of this parameter: the value most simulations of the split share.
+    pub fiducial: f64,
+    /// The series: this parameter's values among the simulations whose other parameters sit
+    /// at their fiducial values (in the split's order), and those simulations.
+    pub theta: Vec<f64>,
+    pub simulations: Vec<usize>,
+    pub simulated: evaluation::response::Response,
+    pub emulated: evaluation::response::Response,
+}
+
+/// The result of [`TrainedRun::emulator_response`].
+#[derive(Clone, Debug, Serialize)]
+pub struct ResponseEval {
+    pub split: String,
+    /// Bin centres, h/Mpc.
+    pub k: Vec<f64>,
+    /// Maps per simulation (the simulated side) and fields generated per θ (the emulated).
+    pub maps_per_sim: usize,
+    pub n_per_sim: usize,
+    pub parameters: Vec<ParameterResponse>,
+}
+
+/// The most common value of `v` (ties: the smallest); values come from one parameter table,
+/// so equal parameters are equal floats.
+fn mode(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let (mut best, mut best_n, mut i) = (s[0], 0, 0);
+    while i < s.len() {
+        let j = s[i..].iter().take_while(|x| **x == s[i]).count();
+        if j > best_n {
+            (best, best_n) = (s[i], j);
+        }
+        i += j;
+    }
+    best
+}
+
+impl TrainedRun {
+    /// The emulator's response ∂⟨ln P(k)⟩/∂θ at the fiducial cosmology beside the simulations',
+    /// from a one-parameter-at-a-time set such as CAMELS' 1P (`ds`, split `split`): for each
+    /// conditioned parameter, the simulations whose other parameters take their most common
+    /// value form its series; `opts.n_per_sim` fields are generated at each of its θ with one
+    /// seed for the whole series (`derive_seed(seed, [p])` for parameter p: common random
+    /// numbers, as the 1P simulations share their initial conditions). `opts.max_sims` is
+    /// ignored. `progress` receives (θ values done, in all).
+    pub fn emulator_response(
+        &self,
+        ds: &fields::dataset::PreparedDataset,
+        split: &str,
+        opts: &EmulatorOptions,
+        mut progress: Option<&mut dyn FnMut(usize, usize)>,
+    ) -> Result<ResponseEval> {
+        let cond = self.require_condition()?;
+        if opts.n_per_sim < 2 {
+            bail!(
+                "--n-per-sim {}: the response needs at least 2 fields per θ",
+                opts.n_per_sim
+            );
+        }
+        if let Some(r) = self.resolution.filter(|r| *r != ds.resolution()) {
+            bail!(
+                "{}: maps of {}², the model was trained at {r}²",
+                ds.dir.display(),
+                ds.resolution()
+            );
+        }
+        let stat = PkStatistic::new(ds.resolution(), ds.box_size().unwrap_or(25.0), 1)
+            .map_err(|e| crate::Error::Invalid(format!("{}: {e}", ds.dir.display())))?;
+        let (sims, theta, per) = crate::infer::simulations(ds, split, cond, None, None)?;
+        let d = cond.params.len();
+        let fid: Vec<f64> = (0..d)
+            .map(|p| mode(&theta.iter().map(|t| t[p]).collect::<Vec<_>>()))
+            .collect();
+        let series: Vec<Vec<usize>> = (0..d)
+            .map(|p| {
+                (0..sims.len())
+                    .filter(|&s| (0..d).all(|q| q == p || theta[s][q] == fid[q]))
+                    .collect()
+            })
+            .collect();
+        let total: usize = series.iter().map(|s| s.len()).sum();
+        let rows = |maps: ndarray::ArrayView3<f64>| -> Result<Vec<Vec<f64>>> {
+            maps.outer_iter()
+                .map(|m| {
+                    stat.of_maps(&[m])
+                        .map_err(|e| crate::Error::Invalid(format!("P(k): {e}")))
+                })
+                .collect()
+        };
+        let mut parameters = Vec::with_capacity(d);
+        let mut done = 0;
+        for (p, idx) in series.iter().enumerate() {
+            let name = &cond.params[p].name;
+            let values: Vec<f64> = idx.iter().map(|&s| theta[s][p]).collect();
+            let at = |e: evaluation::Error| {
+                crate::Error::Invalid(format!(
+                    "{} ({split} split), {name} series at the others' fiducial {:?}: {e}; \
+                     give a one-parameter-at-a-time set (astrodiff simulate --set 1P)",
+                    ds.dir.display(),
+                    fid
+                ))
+            };
+            let real: Vec<Vec<Vec<f64>>> = idx
+                .iter()
+                .map(|&s| rows(sims[s].view()))
+                .collect::<Result<_>>()?;
+            let simulated = evaluation::response::response(&values, &real, fid[p]).map_err(at)?;
+            let mut generated = Vec::with_capacity(idx.len());
+            for &s in idx {
+                let g = self.generate(
+                    &GenerateOptions {
+                        n: opts.n_per_sim,
+                        sampler: opts.sampler,
+                        seed: derive_seed(opts.seed, &[p as u64]),
+                        batch: opts.batch,
+                        params: Some(
+                            Array2::from_shape_vec((1, d), theta[s].clone()).expect("one row"),
+                        ),
+                        guidance: opts.guidance,
+                        ..GenerateOptions::default()
+                    },
+                    None,
+                )?;
+                if g.nonfinite > 0 {
+                    bail!(
+                        "{name} = {}: {} generated values are not finite",
+                        theta[s][p],
+                        g.nonfinite
+                    );
+                }
+                generated.push(rows(g.fields.mapv(|v| v as f64).view())?);
+                done += 1;
+                if let Some(pr) = progress.as_mut() {
+                    pr(done, total);
+                }
+            }
+            let emulated =
+                evaluation::response::response(&values, &generated, fid[p]).map_err(at)?;
+            parameters.push(ParameterResponse {
+                name: name.clone(),
+                fiducial: fid[p],
+                theta: values,
+                simulations: idx.clone(),
+                simulated,
+                emulated,
+            });
+        }
+        Ok(ResponseEval {
+            split: split.to_string(),
+            k: stat.k(),
+            maps_per_sim: per,
+            n_per_sim: opts.n_per_sim,
+            parameters,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_fiducial_is_the_most_common_value() {
+        assert_eq!(super::mode(&[0.1, 0.3, 0.5, 0.3, 0.2]), 0.3);
+        assert_eq!(super::mode(&[0.4, 0.2]), 0.2);
+    }
+}

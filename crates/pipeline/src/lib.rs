@@ -9,7 +9,8 @@
 //! - [`TrainedRun::infer`]: the posterior over a conditional model's parameters behind observed
 //!   maps, from the model's own likelihood on a grid over the prior box ([`infer`]);
 //! - [`TrainedRun::evaluate_emulator`]: a conditional run's fields at each held-out
-//!   simulation's parameters against its own maps, by P(k) ([`emulator`]);
+//!   simulation's parameters against its own maps, by P(k), PDF and Minkowski functionals, and
+//!   [`TrainedRun::emulator_response`]: its ∂ ln P(k)/∂θ against a 1P set's ([`emulator`]);
 //! - [`TrainedRun::denoise`]: posterior samples behind noisy maps, with the injection plan and
 //!   the number of network evaluations ([`denoise`]).
 //!
@@ -28,7 +29,9 @@ pub use denoise::{Denoised, NormalisedPosterior};
 pub use diffusion::inverse::{Injection, PosteriorConfig};
 pub use diffusion::likelihood::VlbConfig;
 pub use diffusion::sampler::{SamplerConfig, SamplerKind};
-pub use emulator::{EmulatorEval, EmulatorOptions, SimulationEmulation};
+pub use emulator::{
+    EmulatorEval, EmulatorOptions, ParameterResponse, ResponseEval, SimulationEmulation,
+};
 pub use error::{Context, Error, Result};
 pub use generate::{GenerateOptions, Generated, OutOfRange};
 pub use infer::{
