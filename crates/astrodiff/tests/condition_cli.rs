@@ -522,13 +522,33 @@ fn infer_eval_judges_both_likelihoods_on_the_held_out_simulations() {
     // The response ∂⟨ln P⟩/∂θ against a 1P set: 3 values of Ω_m, then 3 of σ₈, around the
     // fiducial 0.3 / 0.8; each series also holds the other's fiducial simulation.
     let one_p = dir.path().join("1p");
+    let report = dir.path().join("report");
     std::fs::create_dir_all(&one_p).unwrap();
     let (data_1p, _) = prepared_set(&one_p, 6, "0-5,,", "1P");
     ok(
-        &ee(&["--response-data", data_1p.to_str().unwrap()]),
-        "evaluate-emulator --response-data",
+        &ee(&[
+            "--response-data",
+            data_1p.to_str().unwrap(),
+            "--out",
+            report.to_str().unwrap(),
+        ]),
+        "evaluate-emulator --response-data --out",
     );
     let r = &read_json(&emu)["response"];
+    assert_eq!(
+        read_json(&report.join("emulator.json")),
+        read_json(&emu),
+        "--out's JSON is --json's"
+    );
+    // The report: the plane, the mean ratio and one response figure per parameter, embedded.
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert_eq!(
+        html.matches("data:image/png;base64,").count(),
+        4,
+        "{}",
+        &html[..500.min(html.len())]
+    );
+    assert!(html.contains("Response to sigma8") && html.contains("<th>Om</th>"));
     let params = r["parameters"].as_array().unwrap();
     assert_eq!(params.len(), 2);
     for (p, (name, fid)) in params.iter().zip([("Om", 0.3), ("sigma8", 0.8)]) {

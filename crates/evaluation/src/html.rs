@@ -27,14 +27,14 @@ pub struct ReportInput<'a> {
     pub training_curve: Option<Figure>,
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-fn num(x: Option<f64>) -> String {
+pub(crate) fn num(x: Option<f64>) -> String {
     match x {
         None => "—".into(),
         Some(0.0) => "0".into(),
@@ -155,7 +155,7 @@ fn null_html(n: &NullEval) -> String {
     )
 }
 
-fn img(dir: &Path, f: &Figure) -> Result<String> {
+pub(crate) fn img(dir: &Path, f: &Figure) -> Result<String> {
     let p = dir.join(&f.file);
     let bytes = std::fs::read(&p).with_context(|| format!("reading figure {}", p.display()))?;
     let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
@@ -166,7 +166,7 @@ fn img(dir: &Path, f: &Figure) -> Result<String> {
     ))
 }
 
-const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}\
+pub(crate) const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}\
 h1{font-size:1.7em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.3em .7em;text-align:left;vertical-align:top}\
 th{background:#f0f0f0}td.pass{background:#dff3dc}td.fail{background:#f8d7d5}td.none{background:#eee}\

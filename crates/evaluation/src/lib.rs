@@ -24,6 +24,7 @@
 
 pub mod denoising;
 pub mod emulator;
+pub mod emulator_report;
 pub mod error;
 pub mod figures;
 pub mod html;

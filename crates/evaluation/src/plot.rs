@@ -530,6 +530,124 @@ pub fn viridis(t: f64) -> RGBColor {
     )
 }
 
+/// Diverging colour map for signed values, t in [−1, 1]: blue (−1) through white (0) to red
+/// (+1), the two ends of ColorBrewer's RdBu; used where 0 means "as the truth" (a log ratio).
+pub fn diverging(t: f64) -> RGBColor {
+    let t = if t.is_finite() {
+        t.clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let (end, w) = if t < 0.0 {
+        ((33.0, 102.0, 172.0), -t)
+    } else {
+        ((178.0, 24.0, 43.0), t)
+    };
+    let lerp = |e: f64| (255.0 + w * (e - 255.0)).round() as u8;
+    RGBColor(lerp(end.0), lerp(end.1), lerp(end.2))
+}
+
+/// One panel of [`plane_panels`]: a value per point, coloured on a symmetric diverging scale
+/// (`diverging`: ±max |value|, 0 white) or on viridis over its range.
+pub struct PlanePanel {
+    pub title: String,
+    pub values: Vec<f64>,
+    pub diverging: bool,
+}
+
+/// A row of scatter panels over one parameter plane (`points` (x, y), one value per point and
+/// panel), each with its colour scale written under it; 420×440 per panel.
+pub fn plane_panels(
+    path: &Path,
+    title: &str,
+    axes: (&str, &str),
+    points: &[(f64, f64)],
+    panels: &[PlanePanel],
+) -> Result<()> {
+    if points.is_empty() || panels.is_empty() {
+        bail!("{}: no points or panels to draw", path.display());
+    }
+    if let Some(p) = panels.iter().find(|p| p.values.len() != points.len()) {
+        bail!(
+            "{}: panel '{}' has {} values for {} points",
+            path.display(),
+            p.title,
+            p.values.len(),
+            points.len()
+        );
+    }
+    let range = |f: &dyn Fn(&(f64, f64)) -> f64| {
+        let (lo, hi) = points
+            .iter()
+            .map(f)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |a, v| {
+                (a.0.min(v), a.1.max(v))
+            });
+        let pad = 0.06 * (hi - lo).max(1e-9);
+        (lo - pad)..(hi + pad)
+    };
+    let (xr, yr) = (range(&|p| p.0), range(&|p| p.1));
+    let (pw, ph) = (420u32, 440u32);
+    render_png(path, (pw * panels.len() as u32, ph + 40), |root| {
+        let de =
+            |e: &dyn std::fmt::Display| Error::Invalid(format!("drawing {}: {e}", path.display()));
+        root.draw(&Text::new(
+            title.to_string(),
+            (10, 8),
+            (FONT, 18).into_font(),
+        ))
+        .map_err(|e| de(&e))?;
+        let body = root.margin(36, 0, 0, 0);
+        for (area, panel) in body.split_evenly((1, panels.len())).iter().zip(panels) {
+            let finite = panel.values.iter().copied().filter(|v| v.is_finite());
+            let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |a, v| {
+                (a.0.min(v), a.1.max(v))
+            });
+            let amax = lo.abs().max(hi.abs()).max(1e-12);
+            let colour = |v: f64| {
+                if panel.diverging {
+                    diverging(v / amax)
+                } else {
+                    viridis((v - lo) / (hi - lo).max(1e-12))
+                }
+            };
+            let scale = if panel.diverging {
+                format!("blue −{} … white 0 … red +{}", fmt_g(amax), fmt_g(amax))
+            } else {
+                format!("viridis {} … {}", fmt_g(lo), fmt_g(hi))
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(&panel.title, (FONT, 15))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(50)
+                .build_cartesian_2d(xr.clone(), yr.clone())
+                .map_err(|e| de(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc(format!("{}    ({scale})", axes.0))
+                .y_desc(axes.1)
+                .x_label_formatter(&|v| format!("{v:.2}"))
+                .y_label_formatter(&|v| format!("{v:.2}"))
+                .label_style((FONT, 12))
+                .draw()
+                .map_err(|e| de(&e))?;
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .zip(&panel.values)
+                        .map(|(p, v)| Circle::new(*p, 7, colour(*v).filled())),
+                )
+                .map_err(|e| de(&e))?;
+            chart
+                .draw_series(points.iter().map(|p| Circle::new(*p, 7, BLACK.mix(0.5))))
+                .map_err(|e| de(&e))?;
+        }
+        Ok(())
+    })
+}
+
 /// The `q_lo`–`q_hi` quantile range of all values (e.g. 0.005, 0.995), so one hot pixel does
 /// not wash out a grid; use the same range for real and generated grids.
 pub fn robust_range<'a, T: Copy + Into<f64> + 'a>(

@@ -376,3 +376,66 @@ mod tests {
         assert_eq!(super::mode(&[0.4, 0.2]), 0.2);
     }
 }
+
+impl EmulatorEval {
+    /// Writes the emulator's HTML report and its figures into `dir` (`dir/report.html`;
+    /// `evaluation::emulator_report`), with `response` when measured and `notes` as its first
+    /// paragraphs (the model, the data, the command).
+    pub fn write_report(
+        &self,
+        dir: &std::path::Path,
+        response: Option<&ResponseEval>,
+        notes: Vec<String>,
+    ) -> Result<std::path::PathBuf> {
+        use evaluation::emulator_report::{
+            write_emulator_report, EmulatorReport, ReportResponse, ReportSimulation,
+        };
+        let report = EmulatorReport {
+            title: format!("Emulator per cosmology: {} split", self.split),
+            notes,
+            names: self.names.clone(),
+            k: &self.k,
+            simulations: self
+                .simulations
+                .iter()
+                .map(|s| ReportSimulation {
+                    simulation: s.simulation,
+                    theta: self.names.iter().map(|n| s.theta[n]).collect(),
+                    pk: &s.pk,
+                    pdf: &s.pdf,
+                    mf: &s.mf,
+                    clamped: s.clamped,
+                })
+                .collect(),
+            mean_ratio: &self.mean_ratio,
+            medians: [
+                ("P(k) reduced χ²", self.median_reduced_chi2),
+                ("PDF reduced χ²", self.median_pdf_reduced_chi2),
+                ("MF reduced χ²", self.median_mf_reduced_chi2),
+                ("P(k) LOO true–true", self.median_true_true),
+                ("P(k) LOO generated–true", self.median_generated_true),
+                (
+                    "P(k) LOO generated–generated",
+                    self.median_generated_generated,
+                ),
+            ],
+            responses: response
+                .map(|r| {
+                    r.parameters
+                        .iter()
+                        .map(|p| ReportResponse {
+                            name: &p.name,
+                            fiducial: p.fiducial,
+                            n_values: p.theta.len(),
+                            simulated: &p.simulated,
+                            emulated: &p.emulated,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        use crate::error::Context;
+        write_emulator_report(dir, &report)
+            .with_context(|| format!("writing the emulator report in {}", dir.display()))
+    }
+}

@@ -47,8 +47,12 @@ pub struct Args {
     #[arg(long, default_value = "train")]
     pub response_split: String,
     /// Output JSON: one entry per simulation, and the medians over them.
-    #[arg(long, value_name = "OUT.json")]
-    pub json: PathBuf,
+    #[arg(long, value_name = "OUT.json", required_unless_present = "out")]
+    pub json: Option<PathBuf>,
+    /// Output folder: `emulator.json` (as --json), `report.html` and its figures (the P(k)
+    /// ratio over the parameter plane, the mean ratio, the response when measured).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -140,9 +144,35 @@ pub fn run(args: Args) -> Result<()> {
         "response": response,
         "wall_s": wall,
     });
-    evaluation::plot::write_atomic(&args.json, serde_json::to_string_pretty(&out)?.as_bytes())
-        .with_context(|| format!("writing {}", args.json.display()))?;
-    eprintln!("wrote {} ({wall:.1} s)", args.json.display());
+    let text = serde_json::to_string_pretty(&out)?;
+    let jsons = args
+        .json
+        .iter()
+        .cloned()
+        .chain(args.out.as_ref().map(|d| d.join("emulator.json")));
+    for path in jsons {
+        evaluation::plot::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {} ({wall:.1} s)", path.display());
+    }
+    if let Some(dir) = &args.out {
+        let notes = vec![
+            format!(
+                "Model {} (step {}), fields by {:?} with {} steps, guidance {}, seed {}, {} per simulation.",
+                args.checkpoint.display(),
+                run.step,
+                args.sampler,
+                args.steps,
+                args.guidance,
+                args.seed,
+                args.n_per_sim
+            ),
+            format!("Held-out maps: {}, split {}.", args.data.display(), args.split),
+            format!("Command: {}", std::env::args().collect::<Vec<_>>().join(" ")),
+        ];
+        let html = ev.write_report(dir, response.as_ref(), notes)?;
+        eprintln!("wrote {}", html.display());
+    }
     Ok(())
 }
 
