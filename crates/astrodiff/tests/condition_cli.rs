@@ -462,6 +462,16 @@ fn infer_eval_judges_both_likelihoods_on_the_held_out_simulations() {
                 let x = c[key].as_f64().unwrap();
                 assert!([0.0, 0.5, 1.0].contains(&x), "{method} {key}: {x}");
             }
+            // Rank statistics: one PIT per simulation, a coverage per level.
+            let pit = c["pit"].as_array().unwrap();
+            assert_eq!(pit.len(), 2);
+            assert!(
+                pit.iter()
+                    .all(|u| (0.0..=1.0).contains(&u.as_f64().unwrap())),
+                "{c}"
+            );
+            assert_eq!(c["coverage_curve"].as_array().unwrap().len(), 11);
+            assert!(c["pit_ks"].as_f64().unwrap() >= 0.25, "n = 2: KS ≥ 1/(2n)");
         }
     }
     assert_eq!(v["result"]["pk_training_sims"], 14);

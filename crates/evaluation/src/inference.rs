@@ -18,7 +18,9 @@
 //! posterior mean − truth), mean |z| with z = (mean − truth)/std, and the fraction of truths
 //! inside the central 68 % and 95 % intervals, with its binomial standard error at the nominal
 //! rate (√(p(1 − p)/n)). A calibrated posterior has coverage at the nominal rates and mean |z|
-//! ≈ 0.80 (√(2/π)).
+//! ≈ 0.80 (√(2/π)). Beside them, rank statistics: the PIT u = P(θ ≤ truth) of every posterior,
+//! the coverage of central intervals at every level from it ([`COVERAGE_LEVELS`]), and the
+//! Kolmogorov–Smirnov distance of the u from uniform.
 
 use crate::error::{Error, Result};
 use ndarray::ArrayView2;
@@ -292,17 +294,58 @@ pub struct Calibration {
     /// Binomial standard errors of the two coverages at their nominal rates.
     pub coverage68_se: f64,
     pub coverage95_se: f64,
+    /// The probability integral transform of every estimate, u = P(θ ≤ truth) under its
+    /// posterior (uniform on [0, 1] for a calibrated one).
+    pub pit: Vec<f64>,
+    /// [level, coverage] at the levels of [`COVERAGE_LEVELS`]: the fraction of truths inside the
+    /// central interval of that credibility, |u − ½| ≤ level/2 (the rank-statistics curve; on
+    /// the diagonal when calibrated, below it when over-confident).
+    pub coverage_curve: Vec<[f64; 2]>,
+    /// Kolmogorov–Smirnov distance of the PITs from the uniform distribution, and its 5 %
+    /// critical value (asymptotic, 1.358/√n; the exact one at n = 20 is 0.294).
+    pub pit_ks: f64,
+    pub pit_ks_crit05: f64,
 }
 
-/// The calibration of `marginals` (one per estimate) against `truths`.
-pub fn calibration(name: &str, truths: &[f64], marginals: &[&Marginal]) -> Result<Calibration> {
+/// Credibility levels of [`Calibration::coverage_curve`].
+pub const COVERAGE_LEVELS: [f64; 11] =
+    [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.6827, 0.8, 0.9, 0.9545, 0.99];
+
+/// The calibration of `marginals` (one per estimate) against `truths`, with `pit` the CDF of
+/// each posterior at its truth (`stats::posterior::GridPosterior::cdf_with_noise`).
+pub fn calibration(
+    name: &str,
+    truths: &[f64],
+    marginals: &[&Marginal],
+    pit: &[f64],
+) -> Result<Calibration> {
     let n = truths.len();
-    if n == 0 || n != marginals.len() {
+    if n == 0 || n != marginals.len() || n != pit.len() {
         return Err(Error::Invalid(format!(
-            "calibration of {name}: {n} truths for {} posteriors",
-            marginals.len()
+            "calibration of {name}: {n} truths for {} posteriors and {} PIT values",
+            marginals.len(),
+            pit.len()
         )));
     }
+    if let Some(u) = pit.iter().find(|u| !(0.0..=1.0).contains(*u)) {
+        return Err(Error::Invalid(format!(
+            "calibration of {name}: PIT value {u} is not a probability"
+        )));
+    }
+    let mut sorted = pit.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let pit_ks = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u - i as f64 / n as f64).max((i + 1) as f64 / n as f64 - u))
+        .fold(0.0, f64::max);
+    let coverage_curve = COVERAGE_LEVELS
+        .iter()
+        .map(|&l| {
+            let inside = pit.iter().filter(|u| (*u - 0.5).abs() <= l / 2.0).count();
+            [l, inside as f64 / n as f64]
+        })
+        .collect();
     let nf = n as f64;
     let (mut bias, mut z, mut sd, mut c68, mut c95) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for (&t, m) in truths.iter().zip(marginals) {
@@ -322,6 +365,10 @@ pub fn calibration(name: &str, truths: &[f64], marginals: &[&Marginal]) -> Resul
         coverage95: c95,
         coverage68_se: (0.6827 * 0.3173 / nf).sqrt(),
         coverage95_se: (0.9545 * 0.0455 / nf).sqrt(),
+        pit: pit.to_vec(),
+        coverage_curve,
+        pit_ks,
+        pit_ks_crit05: 1.358 / nf.sqrt(),
     })
 }
 
@@ -390,16 +437,29 @@ mod tests {
             .collect();
         let nodes = stats::posterior::grid_points(&axes);
         let truth = [0.27, 0.83];
-        let mut marginals = Vec::new();
+        let (mut marginals, mut pits) = (Vec::new(), Vec::new());
         for _ in 0..200 {
             let obs = noisy(&truth);
             let table: Vec<f64> = nodes.iter().map(|t| lk.log_likelihood(&obs, t)).collect();
             let post = stats::posterior::GridPosterior::new(axes.clone(), &table).unwrap();
             marginals.push([post.marginal(0), post.marginal(1)]);
+            pits.push([post.cdf(0, truth[0]), post.cdf(1, truth[1])]);
         }
         for p in 0..2 {
             let ms: Vec<&Marginal> = marginals.iter().map(|m| &m[p]).collect();
-            let c = calibration("p", &vec![truth[p]; 200], &ms).unwrap();
+            let u: Vec<f64> = pits.iter().map(|x| x[p]).collect();
+            let c = calibration("p", &vec![truth[p]; 200], &ms, &u).unwrap();
+            // A calibrated posterior's PITs are uniform: KS below its 1 % critical value, and
+            // the rank-statistics coverage at 68.27 % agrees with the quantiles' count.
+            assert!(
+                c.pit_ks < 1.628 / 200f64.sqrt(),
+                "param {p}: KS {}",
+                c.pit_ks
+            );
+            assert!(
+                (c.coverage_curve[6][1] - c.coverage68).abs() <= 0.011,
+                "{c:?}"
+            );
             assert!(
                 (c.coverage68 - 0.6827).abs() < 3.0 * c.coverage68_se,
                 "param {p}: {c:?}"
@@ -427,11 +487,24 @@ mod tests {
             q975: mean + 2.0,
         };
         let ms = [m(0.5), m(1.5), m(-3.0), m(0.0)];
-        let c = calibration("x", &[0.0; 4], &ms.iter().collect::<Vec<_>>()).unwrap();
+        // Φ(−z) of each, the PIT of a unit Gaussian posterior at the truth 0.
+        let pit = [0.3085, 0.0668, 0.9987, 0.5];
+        let ms: Vec<&Marginal> = ms.iter().collect();
+        let c = calibration("x", &[0.0; 4], &ms, &pit).unwrap();
         assert_eq!(c.coverage68, 0.5);
         assert_eq!(c.coverage95, 0.75);
         assert!((c.mean_abs_z - 1.25).abs() < 1e-12);
         assert!((c.bias + 0.25).abs() < 1e-12);
-        assert!(calibration("x", &[0.0; 3], &ms.iter().collect::<Vec<_>>()).is_err());
+        // Rank statistics: inside the central 50 % are |u − ½| ≤ ¼: 0.3085 and 0.5.
+        assert_eq!(c.coverage_curve[4], [0.5, 0.5]);
+        assert_eq!(c.coverage_curve[9], [0.9545, 0.75]);
+        // KS of {0.0668, 0.3085, 0.5, 0.9987}: the largest gap is at 0.5 (3/4 − 0.5 = 0.25).
+        assert!((c.pit_ks - 0.25).abs() < 1e-12, "{}", c.pit_ks);
+        assert!(calibration("x", &[0.0; 3], &ms, &pit[..3]).is_err());
+        assert!(calibration("x", &[0.0; 4], &ms, &[0.1, 0.2, 0.3, 1.5]).is_err());
+        // PITs piled at both ends (an over-confident posterior) fall below the diagonal.
+        let c = calibration("x", &[0.0; 4], &ms, &[0.01, 0.02, 0.98, 0.99]).unwrap();
+        assert_eq!(c.coverage_curve[6][1], 0.0);
+        assert!(c.pit_ks > 0.45);
     }
 }

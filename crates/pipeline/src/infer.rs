@@ -80,8 +80,8 @@ pub struct Estimate {
     /// ≥ 2 noise draws, widened by `monte_carlo_std`.
     pub params: BTreeMap<String, Marginal>,
     /// With ≥ 2 noise draws (`vlb.draws`): the Monte Carlo error of each posterior mean that
-    /// averaging the draws leaves, √(var_d(mean_d) / D) over the D draws' own posteriors on the
-    /// final grid, already added to `params` in quadrature (the marginal convolved with it,
+    /// averaging the draws leaves, the delete-one jackknife over draws on the final grid
+    /// (`stats::posterior::monte_carlo_std`), already added to `params` in quadrature (the marginal convolved with it,
     /// `GridPosterior::marginal_with_noise`). Absent with one draw, whose error is unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monte_carlo_std: Option<BTreeMap<String, f64>>,
@@ -344,6 +344,10 @@ pub struct SimulationEstimate {
     pub diffusion_monte_carlo_std: Option<BTreeMap<String, f64>>,
     /// The Gaussian P(k) likelihood.
     pub pk: BTreeMap<String, Marginal>,
+    /// The PIT of the truth under each posterior, P(θ ≤ truth) (the diffusion one widened by
+    /// its Monte Carlo error, as `diffusion`).
+    pub diffusion_pit: BTreeMap<String, f64>,
+    pub pk_pit: BTreeMap<String, f64>,
 }
 
 /// The result of [`TrainedRun::infer_eval`].
@@ -474,7 +478,20 @@ impl TrainedRun {
                 |pts| Ok(pts.iter().map(|t| pk.log_likelihood(&d, t)).collect()),
             )
             .map_err(|e| crate::Error::Invalid(format!("P(k) posterior of simulation {s}: {e}")))?;
+            let own = stats::posterior::GridPosterior::new(e.axes.clone(), &e.log_likelihood)?;
+            let mut diffusion_pit = BTreeMap::new();
+            let mut pk_pit = BTreeMap::new();
+            for (p, name) in names.iter().enumerate() {
+                let mc = e
+                    .monte_carlo_std
+                    .as_ref()
+                    .map_or(0.0, |m| m.get(name).copied().unwrap_or(0.0));
+                diffusion_pit.insert(name.clone(), own.cdf_with_noise(p, mc, theta[s][p])?);
+                pk_pit.insert(name.clone(), post.cdf(p, theta[s][p]));
+            }
             simulations.push(SimulationEstimate {
+                diffusion_pit,
+                pk_pit,
                 simulation: s,
                 maps: (s * per..s * per + k).collect(),
                 truth: names
@@ -496,19 +513,22 @@ impl TrainedRun {
                 p(s + 1, n);
             }
         }
-        let calibrate = |pick: &dyn Fn(&SimulationEstimate) -> &BTreeMap<String, Marginal>| {
+        type Pick =
+            dyn Fn(&SimulationEstimate) -> (&BTreeMap<String, Marginal>, &BTreeMap<String, f64>);
+        let calibrate = |pick: &Pick| {
             names
                 .iter()
                 .map(|name| {
                     let truths: Vec<f64> = simulations.iter().map(|s| s.truth[name]).collect();
-                    let ms: Vec<&Marginal> = simulations.iter().map(|s| &pick(s)[name]).collect();
-                    calibration(name, &truths, &ms)
+                    let ms: Vec<&Marginal> = simulations.iter().map(|s| &pick(s).0[name]).collect();
+                    let pit: Vec<f64> = simulations.iter().map(|s| pick(s).1[name]).collect();
+                    calibration(name, &truths, &ms, &pit)
                         .map_err(|e| crate::Error::Invalid(e.to_string()))
                 })
                 .collect::<Result<Vec<_>>>()
         };
-        let diffusion = calibrate(&|s| &s.diffusion)?;
-        let pk_baseline = calibrate(&|s| &s.pk)?;
+        let diffusion = calibrate(&|s| (&s.diffusion, &s.diffusion_pit))?;
+        let pk_baseline = calibrate(&|s| (&s.pk, &s.pk_pit))?;
         Ok(InferEval {
             names,
             split: split.to_string(),

@@ -172,28 +172,8 @@ impl GridPosterior {
         if extra_std == 0.0 {
             return Ok(base);
         }
-        // The piecewise-linear marginal as point masses at 16 midpoints per interval, each
-        // smeared by the Gaussian: CDF(y) = Σ m_k Φ((y − x_k) / s).
-        const SUB: usize = 16;
-        let (axis, dens) = (&self.axes[p], self.marginal_density(p));
-        let mut atoms = Vec::with_capacity(SUB * axis.len());
-        for i in 0..axis.len() - 1 {
-            let h = (axis[i + 1] - axis[i]) / SUB as f64;
-            for k in 0..SUB {
-                let u = (k as f64 + 0.5) / SUB as f64;
-                let d = dens[i] + u * (dens[i + 1] - dens[i]);
-                atoms.push((axis[i] + u * (axis[i + 1] - axis[i]), d * h));
-            }
-        }
-        let total: f64 = atoms.iter().map(|a| a.1).sum();
-        let phi = |z: f64| 0.5 * (1.0 + libm::erf(z / std::f64::consts::SQRT_2));
-        let cdf = |y: f64| {
-            atoms
-                .iter()
-                .map(|&(x, m)| m * phi((y - x) / extra_std))
-                .sum::<f64>()
-                / total
-        };
+        let smeared = Smeared::new(&self.axes[p], &self.marginal_density(p), extra_std);
+        let (axis, cdf) = (&self.axes[p], |y: f64| smeared.cdf(y));
         let quantile = |q: f64| {
             let (mut lo, mut hi) = (
                 axis[0] - 9.0 * extra_std,
@@ -218,6 +198,22 @@ impl GridPosterior {
             q025: quantile(0.025),
             q975: quantile(0.975),
         })
+    }
+
+    /// P(θ_p ≤ value) under parameter `p`'s marginal convolved with a Gaussian of standard
+    /// deviation `extra_std` (as [`marginal_with_noise`](Self::marginal_with_noise)); `extra_std
+    /// = 0` is [`cdf`](Self::cdf). At the true θ this is the probability integral transform
+    /// that `evaluation::inference::calibration` turns into a coverage curve.
+    pub fn cdf_with_noise(&self, p: usize, extra_std: f64, value: f64) -> Result<f64> {
+        if !(extra_std.is_finite() && extra_std >= 0.0) {
+            return Err(StatsError::invalid(format!(
+                "posterior: extra standard deviation {extra_std} must be finite and ≥ 0"
+            )));
+        }
+        if extra_std == 0.0 {
+            return Ok(self.cdf(p, value));
+        }
+        Ok(Smeared::new(&self.axes[p], &self.marginal_density(p), extra_std).cdf(value))
     }
 
     /// Whether the grid resolves the marginal of parameter `p`: its standard deviation is at
@@ -296,6 +292,40 @@ fn unravel(axes: &[Vec<f64>], mut flat: usize) -> Vec<usize> {
         flat /= a.len();
     }
     idx
+}
+
+/// A piecewise-linear marginal smeared by a Gaussian: the density as point masses at 16
+/// midpoints per interval, each convolved, so CDF(y) = Σ m_k Φ((y − x_k) / s) / Σ m_k.
+struct Smeared {
+    atoms: Vec<(f64, f64)>,
+    total: f64,
+    s: f64,
+}
+
+impl Smeared {
+    fn new(axis: &[f64], dens: &[f64], s: f64) -> Self {
+        const SUB: usize = 16;
+        let mut atoms = Vec::with_capacity(SUB * axis.len());
+        for i in 0..axis.len() - 1 {
+            let h = (axis[i + 1] - axis[i]) / SUB as f64;
+            for k in 0..SUB {
+                let u = (k as f64 + 0.5) / SUB as f64;
+                let d = dens[i] + u * (dens[i + 1] - dens[i]);
+                atoms.push((axis[i] + u * (axis[i + 1] - axis[i]), d * h));
+            }
+        }
+        let total = atoms.iter().map(|a| a.1).sum();
+        Smeared { atoms, total, s }
+    }
+
+    fn cdf(&self, y: f64) -> f64 {
+        let phi = |z: f64| 0.5 * (1.0 + libm::erf(z / std::f64::consts::SQRT_2));
+        self.atoms
+            .iter()
+            .map(|&(x, m)| m * phi((y - x) / self.s))
+            .sum::<f64>()
+            / self.total
+    }
 }
 
 /// `k` ≥ 2 nodes from `lo` to `hi`, both ends exact (so a box check on them is inclusive): the
@@ -498,6 +528,16 @@ mod tests {
         }
         assert!(post.marginal_with_noise(0, -1.0).is_err());
         assert!(post.marginal_with_noise(0, f64::NAN).is_err());
+        // The CDF of the same widened marginal: Φ(z) at m + z √(σ² + s²), and the plain CDF
+        // at s = 0.
+        for z in [-1.96, -1.0, 0.0, 0.5, 1.96] {
+            let c = post.cdf_with_noise(0, extra, m + z * total).unwrap();
+            let phi = 0.5 * (1.0 + libm::erf(z / std::f64::consts::SQRT_2));
+            assert!((c - phi).abs() < 1e-3, "z = {z}: {c} against {phi}");
+            let x = m + z * sd;
+            assert_eq!(post.cdf_with_noise(0, 0.0, x).unwrap(), post.cdf(0, x));
+        }
+        assert!(post.cdf_with_noise(0, -1.0, m).is_err());
     }
 
     /// A correlated 2D Gaussian, well inside the box: the marginals are N(μ_p, σ_p²), whatever

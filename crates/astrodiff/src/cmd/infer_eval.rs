@@ -61,8 +61,8 @@ pub fn run(args: Args) -> Result<()> {
         100.0 * ev.diffusion[0].coverage95_se
     );
     println!(
-        "{:<22} {:<10} {:>10} {:>10} {:>10} {:>8} {:>8}",
-        "method", "parameter", "bias", "mean std", "mean |z|", "68 %", "95 %"
+        "{:<22} {:<10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12}",
+        "method", "parameter", "bias", "mean std", "mean |z|", "68 %", "95 %", "PIT KS"
     );
     for (label, rows) in [
         ("diffusion likelihood", &ev.diffusion),
@@ -70,15 +70,33 @@ pub fn run(args: Args) -> Result<()> {
     ] {
         for c in rows.iter() {
             println!(
-                "{:<22} {:<10} {:>10.4} {:>10.4} {:>10.3} {:>7.1}% {:>7.1}%",
+                "{:<22} {:<10} {:>10.4} {:>10.4} {:>10.3} {:>7.1}% {:>7.1}% {:>5.3}/{:.3}",
                 label,
                 c.name,
                 c.bias,
                 c.mean_std,
                 c.mean_abs_z,
                 100.0 * c.coverage68,
-                100.0 * c.coverage95
+                100.0 * c.coverage95,
+                c.pit_ks,
+                c.pit_ks_crit05
             );
+        }
+    }
+    println!("PIT KS: distance of the PITs from uniform / its 5 % critical value. Coverage of central intervals by level (rank statistics):");
+    let levels: Vec<String> = evaluation::inference::COVERAGE_LEVELS
+        .iter()
+        .map(|l| format!("{:>5.0}", 100.0 * l))
+        .collect();
+    println!("{:<33} {}", "level %", levels.join(" "));
+    for (label, rows) in [("diffusion", &ev.diffusion), ("P(k)", &ev.pk_baseline)] {
+        for c in rows.iter() {
+            let cov: Vec<String> = c
+                .coverage_curve
+                .iter()
+                .map(|[_, v]| format!("{:>5.0}", 100.0 * v))
+                .collect();
+            println!("{:<33} {}", format!("{label} {}", c.name), cov.join(" "));
         }
     }
     let unresolved = ev
