@@ -377,6 +377,40 @@ fn infer_writes_grid_posteriors_that_combine_maps_by_summing_their_bounds() {
         }
     }
 
+    // The slice sampler through the same bound: the samples beside the JSON, inside the box,
+    // the same for the same seed.
+    let chain = dir.path().join("chain.json");
+    let mc = ["--zooms", "0", "--mcmc", "6", "--burn-in", "2"];
+    ok(&infer(&run, &maps, &chain, &mc), "infer --mcmc");
+    let samples: ndarray::Array3<f32> =
+        ndarray_npy::read_npy(dir.path().join("chain.samples.npy")).unwrap();
+    assert_eq!(samples.dim(), (2, 6, 2), "estimates × samples × parameters");
+    for (p, (lo, hi)) in [(0.1f32, 0.5f32), (0.6, 1.0)].iter().enumerate() {
+        let col = samples.index_axis(ndarray::Axis(2), p);
+        assert!(col.iter().all(|v| (*lo..=*hi).contains(v)), "{col}");
+    }
+    let c = read_json(&chain);
+    let e0 = &c["estimates"][0]["mcmc"];
+    assert_eq!(e0["samples"].as_array().unwrap().len(), 6);
+    assert!(
+        e0["evaluations"].as_u64().unwrap() >= 1 + 8 * 2,
+        "≥ 1 + 2 per coordinate and sweep"
+    );
+    assert!(e0["params"]["Om"]["std"].as_f64().unwrap() > 0.0);
+    let chain2 = dir.path().join("chain2.json");
+    ok(&infer(&run, &maps, &chain2, &mc), "infer --mcmc again");
+    assert_eq!(
+        read_json(&chain2)["estimates"][0]["mcmc"]["samples"],
+        e0["samples"]
+    );
+    let e = error_line(&infer(
+        &run,
+        &maps,
+        &dir.path().join("y.json"),
+        &["--mcmc", "1"],
+    ));
+    assert!(e.contains("at least 2 samples"), "{e}");
+
     // Bad input, one line each, and no output left behind.
     let x = dir.path().join("x.json");
     let e = error_line(&infer(&run, &maps, &x, &["--grid", "2"]));

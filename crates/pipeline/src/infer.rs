@@ -55,6 +55,9 @@ pub struct InferOptions {
     pub zooms: usize,
     /// The bound: truncation, stride, noise draws and the seed of the common random numbers.
     pub vlb: VlbConfig,
+    /// Also slice-sample each estimate's posterior (`stats::slice`) through the same bound,
+    /// started at the grid posterior's mean with its standard deviations as widths.
+    pub mcmc: Option<stats::slice::SliceConfig>,
 }
 
 impl Default for InferOptions {
@@ -67,8 +70,22 @@ impl Default for InferOptions {
                 stride: 20,
                 ..VlbConfig::default()
             },
+            mcmc: None,
         }
     }
+}
+
+/// A slice-sampled posterior of one estimate ([`InferOptions::mcmc`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct McmcEstimate {
+    /// Empirical marginals of the chain (mean, std, quantiles as numpy's default).
+    pub params: BTreeMap<String, Marginal>,
+    /// The chain after burn-in, one row of θ (condition order) per sweep.
+    pub samples: Vec<Vec<f64>>,
+    /// Bound evaluations (θ values) the chain cost, burn-in included.
+    pub evaluations: usize,
+    /// Seed of the chain's generator: `derive_seed(vlb.seed, [first map, 1])`.
+    pub seed: u64,
 }
 
 /// One estimate: which maps it combines and each parameter's marginal.
@@ -98,6 +115,9 @@ pub struct Estimate {
     pub axes: Vec<Vec<f64>>,
     /// log p_model(x | θ) summed over the estimate's maps at every node of `axes` (nats).
     pub log_likelihood: Vec<f64>,
+    /// The slice-sampled posterior, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcmc: Option<McmcEstimate>,
 }
 
 /// The result of [`TrainedRun::infer`].
@@ -279,6 +299,38 @@ impl TrainedRun {
                 }
             }
             let monte_carlo_std = mc_std.map(|s| names.iter().cloned().zip(s).collect());
+            let mcmc = match &opts.mcmc {
+                None => None,
+                Some(cfg) => {
+                    use rand::SeedableRng;
+                    let x0: Vec<f64> = (0..names.len()).map(|p| post.marginal(p).mean).collect();
+                    let widths: Vec<f64> = (0..names.len())
+                        .map(|p| post.marginal(p).std.max(1e-3 * (bounds[p].1 - bounds[p].0)))
+                        .collect();
+                    let seed = derive_seed(opts.vlb.seed, &[start as u64, 1]);
+                    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                    let chain = stats::slice::slice_sample::<crate::Error, _, _>(
+                        |t| Ok(summed(bound(t, &fields)?).iter().sum::<f64>() / draws as f64),
+                        &x0,
+                        &widths,
+                        &bounds,
+                        cfg,
+                        &mut rng,
+                    )?;
+                    Some(McmcEstimate {
+                        params: names
+                            .iter()
+                            .enumerate()
+                            .map(|(p, n)| {
+                                (n.clone(), stats::slice::chain_marginal(&chain.samples, p))
+                            })
+                            .collect(),
+                        samples: chain.samples,
+                        evaluations: chain.evaluations,
+                        seed,
+                    })
+                }
+            };
             estimates.push(Estimate {
                 fields,
                 params,
@@ -288,6 +340,7 @@ impl TrainedRun {
                 zooms,
                 axes: post.axes().to_vec(),
                 log_likelihood,
+                mcmc,
             });
         }
         let network_rows = (evaluations * evaluated * opts.vlb.draws) as u64;

@@ -35,7 +35,9 @@ pub use emulator::{
 pub use error::{Context, Error, Result};
 pub use generate::{GenerateOptions, Generated, OutOfRange};
 pub use infer::{
-    Estimate, InferEval, InferEvalOptions, InferOptions, Inference, SimulationEstimate,
+    Estimate, InferEval, InferEvalOptions, InferOptions, Inference, McmcEstimate,
+    SimulationEstimate,
 };
 pub use run::{LoadOptions, Space, TrainedRun, MAX_SIDE};
+pub use stats::slice::SliceConfig;
 pub use train::{train, Progress, TrainOptions, TrainOutcome};

@@ -21,6 +21,7 @@ pub mod minkowski;
 pub mod moments;
 pub mod posterior;
 pub mod power_spectrum;
+pub mod slice;
 pub mod transform;
 
 pub use ensemble::{

@@ -73,6 +73,7 @@ impl PosteriorArgs {
                 seed: self.seed,
                 ..InferOptions::default().vlb
             },
+            mcmc: None,
         }
     }
 }
@@ -95,6 +96,13 @@ pub struct Args {
     pub no_ema: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// Also slice-sample each estimate's posterior through the bound: this many samples
+    /// (sweeps over the parameters) after --burn-in, written to OUT.samples.npy beside the JSON
+    /// (float32, estimates × samples × parameters, condition order) and summarised in the JSON's `mcmc`.
+    #[arg(long, value_name = "N")]
+    pub mcmc: Option<usize>,
+    #[arg(long, default_value_t = 20)]
+    pub burn_in: usize,
     /// Output JSON: {"estimates": [{"fields", "params": {name: {mean, std, q16, …}}}], …}.
     #[arg(long, value_name = "OUT.json")]
     pub json: PathBuf,
@@ -109,7 +117,12 @@ pub fn run(args: Args) -> Result<()> {
     for m in 0..n_maps {
         maps.index_axis_mut(Axis(0), m).assign(&stack.map(m));
     }
-    let opts = args.posterior.options(args.fields_per_estimate);
+    let mut opts = args.posterior.options(args.fields_per_estimate);
+    opts.mcmc = args.mcmc.map(|samples| pipeline::SliceConfig {
+        samples,
+        burn_in: args.burn_in,
+        ..Default::default()
+    });
     let t0 = std::time::Instant::now();
     let pb = crate::progress::bar(0, "grid nodes", "inferring");
     let mut cb = |i: usize, total: usize| {
@@ -144,6 +157,40 @@ pub fn run(args: Args) -> Result<()> {
                 e.unresolved.join(", ")
             );
         }
+        if let Some(mc) = &e.mcmc {
+            let parts: Vec<String> = inf
+                .names
+                .iter()
+                .map(|name| {
+                    let m = &mc.params[name];
+                    format!(
+                        "{name} = {:.4} ± {:.4} (68 %: {:.4}–{:.4})",
+                        m.mean, m.std, m.q16, m.q84
+                    )
+                })
+                .collect();
+            eprintln!(
+                "  slice sampler, {} samples ({} bound evaluations): {}",
+                mc.samples.len(),
+                mc.evaluations,
+                parts.join(", ")
+            );
+        }
+    }
+    if args.mcmc.is_some() {
+        let (ne, ns, np) = (inf.estimates.len(), args.mcmc.unwrap_or(0), inf.names.len());
+        let mut a = Array3::<f32>::zeros((ne, ns, np));
+        for (i, e) in inf.estimates.iter().enumerate() {
+            for (j, row) in e.mcmc.iter().flat_map(|m| m.samples.iter()).enumerate() {
+                for (p, v) in row.iter().enumerate() {
+                    a[[i, j, p]] = *v as f32;
+                }
+            }
+        }
+        let path = args.json.with_extension("samples.npy");
+        fields::io::write_npy_f32(&path, a.view())
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
     }
     let out = serde_json::json!({
         "checkpoint": args.checkpoint,
