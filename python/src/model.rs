@@ -209,8 +209,10 @@ impl Run {
     /// The posterior over a conditional model's parameters behind `maps` ((N, N) or (n, N, N),
     /// physical units), as `astrodiff infer` writes it: a dict with "names", "axes" and
     /// "estimates" (each {"fields", "params": {name: {"mean", "std", "q16", ...}}, "edge_mass",
-    /// "log_likelihood"}); the same numbers as the CLI's JSON for the same arguments.
-    #[pyo3(signature = (maps, fields_per_estimate=1, grid=9, zooms=4, stride=20, t_max=None, draws=1, seed=0))]
+    /// "log_likelihood"}); the same numbers as the CLI's JSON for the same arguments. With
+    /// `mcmc=N` each estimate also carries "mcmc": N slice samples after `burn_in` through the same
+    /// bound (`astrodiff infer --mcmc N --burn-in B`).
+    #[pyo3(signature = (maps, fields_per_estimate=1, grid=9, zooms=4, stride=20, t_max=None, draws=1, seed=0, mcmc=None, burn_in=20))]
     #[allow(clippy::too_many_arguments)]
     fn infer<'py>(
         &self,
@@ -223,6 +225,8 @@ impl Run {
         t_max: Option<usize>,
         draws: usize,
         seed: u64,
+        mcmc: Option<usize>,
+        burn_in: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (m, _) = Maps::extract(maps, "maps")?;
         let src = m.source("maps")?;
@@ -246,6 +250,11 @@ impl Run {
                 seed,
                 ..defaults.vlb
             },
+            mcmc: mcmc.map(|samples| pipeline::SliceConfig {
+                samples,
+                burn_in,
+                ..Default::default()
+            }),
         };
         let inf = self
             .run

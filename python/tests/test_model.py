@@ -113,3 +113,12 @@ def test_conditional_sample_equals_the_cli(cli, tmp_path):
     assert got["estimates"] == want["estimates"]
     with pytest.raises(ValueError, match="--grid 2"):
         r.infer(np.load(out), grid=2)
+    # The slice sampler: the same chain as `astrodiff infer --mcmc`, and the samples file beside.
+    cli("infer", "--checkpoint", run, "--input", out, "--grid", "4", "--mcmc", "3", "--burn-in", "1",
+        "--threads", "1", "--json", post)
+    want = json.loads(post.read_text())
+    got = r.infer(np.load(out), grid=4, mcmc=3, burn_in=1)
+    assert got["estimates"] == want["estimates"]
+    assert len(got["estimates"][0]["mcmc"]["samples"]) == 3
+    np.testing.assert_allclose(np.load(tmp_path / "post.samples.npy")[0],
+                               np.array(got["estimates"][0]["mcmc"]["samples"]), rtol=1e-6)

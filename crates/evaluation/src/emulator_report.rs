@@ -12,7 +12,7 @@ use crate::emulator::SimulationComparison;
 use crate::error::Result;
 use crate::figures::Figure;
 use crate::html::{esc, img, num, CSS};
-use crate::plot::{line_chart, plane_panels, LineChart, PlanePanel};
+use crate::plot::{line_chart, plane_panels, LineChart, PlanePanel, Series};
 use crate::response::Response;
 use std::path::{Path, PathBuf};
 
@@ -127,7 +127,11 @@ pub fn write_emulator_report(dir: &Path, r: &EmulatorReport<'_>) -> Result<PathB
             guide: Some(1.0),
             ..Default::default()
         },
-        &[("emulator".into(), r.k.to_vec(), r.mean_ratio.to_vec())],
+        &[Series::line(
+            "emulator",
+            r.k.to_vec(),
+            r.mean_ratio.to_vec(),
+        )],
     )?;
     figures.push(Figure {
         file: file.into(),
@@ -138,14 +142,10 @@ pub fn write_emulator_report(dir: &Path, r: &EmulatorReport<'_>) -> Result<PathB
             "response_{}.png",
             p.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
         );
-        let title = format!("∂⟨ln P(k)⟩/∂{} at {} = {}", p.name, p.name, p.fiducial);
-        let band = |x: &Response, s: f64| -> Vec<f64> {
-            x.slope
-                .iter()
-                .zip(&x.error)
-                .map(|(m, e)| m + s * e)
-                .collect()
-        };
+        let title = format!(
+            "∂⟨ln P(k)⟩/∂{} at {} = {}",
+            p.name, p.name, p.fiducial as f32
+        );
         line_chart(
             &dir.join(&file),
             &LineChart {
@@ -157,30 +157,26 @@ pub fn write_emulator_report(dir: &Path, r: &EmulatorReport<'_>) -> Result<PathB
                 ..Default::default()
             },
             &[
-                (
-                    "simulations (1P)".into(),
-                    r.k.to_vec(),
-                    p.simulated.slope.clone(),
-                ),
-                ("emulator".into(), r.k.to_vec(), p.emulated.slope.clone()),
-                (
-                    "simulations + error".into(),
-                    r.k.to_vec(),
-                    band(p.simulated, 1.0),
-                ),
-                (
-                    "simulations − error".into(),
-                    r.k.to_vec(),
-                    band(p.simulated, -1.0),
-                ),
+                Series {
+                    std: Some(p.simulated.error.clone()),
+                    ..Series::line(
+                        "simulations (1P) ± error",
+                        r.k.to_vec(),
+                        p.simulated.slope.clone(),
+                    )
+                },
+                Series {
+                    std: Some(p.emulated.error.clone()),
+                    ..Series::line("emulator ± error", r.k.to_vec(), p.emulated.slope.clone())
+                },
             ],
         )?;
         figures.push(Figure {
             file,
             caption: format!(
                 "Weighted quadratic fit in {} over {} values of the one-parameter series, the \
-                 others at their fiducial values; the error assumes independent values (an \
-                 upper bound when the series shares its seed).",
+                 others at their fiducial values; shaded: ± the slope's error, which assumes \
+                 independent values (an upper bound when the series shares its seed).",
                 p.name, p.n_values
             ),
         });
@@ -238,7 +234,7 @@ pub fn write_emulator_report(dir: &Path, r: &EmulatorReport<'_>) -> Result<PathB
         h.push_str(&format!(
             "<h2>Response to {} at {}</h2>\n<table><thead><tr><th>k [h/Mpc]</th><th>simulations</th><th>emulator</th><th>ratio</th></tr></thead><tbody>\n",
             esc(p.name),
-            p.fiducial
+            p.fiducial as f32
         ));
         for (b, k) in r.k.iter().enumerate() {
             h.push_str(&format!(

@@ -307,9 +307,9 @@ pub struct Calibration {
     pub pit_ks_crit05: f64,
 }
 
-/// Credibility levels of [`Calibration::coverage_curve`].
-pub const COVERAGE_LEVELS: [f64; 11] =
-    [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.6827, 0.8, 0.9, 0.9545, 0.99];
+/// Credibility levels of [`Calibration::coverage_curve`]. The 68 % and 95 % levels are those of the
+/// marginals' [q16, q84] and [q025, q975], so the curve's entries there are the coverage columns.
+pub const COVERAGE_LEVELS: [f64; 11] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.68, 0.8, 0.9, 0.95, 0.99];
 
 /// The calibration of `marginals` (one per estimate) against `truths`, with `pit` the CDF of
 /// each posterior at its truth (`stats::posterior::GridPosterior::cdf_with_noise`).
@@ -363,8 +363,8 @@ pub fn calibration(
         mean_std: sd,
         coverage68: c68,
         coverage95: c95,
-        coverage68_se: (0.6827 * 0.3173 / nf).sqrt(),
-        coverage95_se: (0.9545 * 0.0455 / nf).sqrt(),
+        coverage68_se: (0.68 * 0.32 / nf).sqrt(),
+        coverage95_se: (0.95 * 0.05 / nf).sqrt(),
         pit: pit.to_vec(),
         coverage_curve,
         pit_ks,
@@ -450,7 +450,7 @@ mod tests {
             let u: Vec<f64> = pits.iter().map(|x| x[p]).collect();
             let c = calibration("p", &vec![truth[p]; 200], &ms, &u).unwrap();
             // A calibrated posterior's PITs are uniform: KS below its 1 % critical value, and
-            // the rank-statistics coverage at 68.27 % agrees with the quantiles' count.
+            // the rank-statistics coverage at 68 % agrees with the quantiles' count.
             assert!(
                 c.pit_ks < 1.628 / 200f64.sqrt(),
                 "param {p}: KS {}",
@@ -461,11 +461,11 @@ mod tests {
                 "{c:?}"
             );
             assert!(
-                (c.coverage68 - 0.6827).abs() < 3.0 * c.coverage68_se,
+                (c.coverage68 - 0.68).abs() < 3.0 * c.coverage68_se,
                 "param {p}: {c:?}"
             );
             assert!(
-                (c.coverage95 - 0.9545).abs() < 3.0 * c.coverage95_se,
+                (c.coverage95 - 0.95).abs() < 3.0 * c.coverage95_se,
                 "param {p}: {c:?}"
             );
             assert!(
@@ -497,7 +497,7 @@ mod tests {
         assert!((c.bias + 0.25).abs() < 1e-12);
         // Rank statistics: inside the central 50 % are |u − ½| ≤ ¼: 0.3085 and 0.5.
         assert_eq!(c.coverage_curve[4], [0.5, 0.5]);
-        assert_eq!(c.coverage_curve[9], [0.9545, 0.75]);
+        assert_eq!(c.coverage_curve[9], [0.95, 0.75]);
         // KS of {0.0668, 0.3085, 0.5, 0.9987}: the largest gap is at 0.5 (3/4 − 0.5 = 0.25).
         assert!((c.pit_ks - 0.25).abs() < 1e-12, "{}", c.pit_ks);
         assert!(calibration("x", &[0.0; 3], &ms, &pit[..3]).is_err());

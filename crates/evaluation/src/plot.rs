@@ -978,13 +978,11 @@ pub struct LineChart<'a> {
     pub guide: Option<f64>,
 }
 
-/// Line chart of several labelled curves (x, y) in the palette of [`series_color`], 900×600;
-/// non-finite points (and non-positive ones on a log axis) are left out.
-pub fn line_chart(
-    path: &Path,
-    chart: &LineChart<'_>,
-    lines: &[(String, Vec<f64>, Vec<f64>)],
-) -> Result<()> {
+/// Line chart of several labelled curves in the palette of [`series_color`], each with its
+/// bands if it has them ([`Series::std`]: mean ± std, the 5–95 % band), 900×600; non-finite points
+/// (and non-positive ones on a log axis) are left out. With two or more curves the legend goes in
+/// the corner the curves leave emptiest ([`emptiest_corner`]).
+pub fn line_chart(path: &Path, chart: &LineChart<'_>, series: &[Series]) -> Result<()> {
     let LineChart {
         title,
         x_label,
@@ -993,13 +991,31 @@ pub fn line_chart(
         log_y,
         guide,
     } = *chart;
-    let pts: Vec<(f64, f64)> = lines
-        .iter()
-        .flat_map(|(_, x, y)| x.iter().copied().zip(y.iter().copied()))
-        .filter(|(x, y)| {
-            x.is_finite() && y.is_finite() && (!log_x || *x > 0.0) && (!log_y || *y > 0.0)
-        })
-        .collect();
+    for s in series {
+        s.check()?;
+    }
+    let ok = |x: f64, y: f64| {
+        x.is_finite() && y.is_finite() && (!log_x || x > 0.0) && (!log_y || y > 0.0)
+    };
+    // Every drawn value sets the range: means and band edges.
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    for s in series {
+        let mut ys = vec![s.mean.clone()];
+        if let Some((lo, hi)) = s.sigma_band() {
+            ys.extend([lo, hi]);
+        }
+        if let Some((lo, hi)) = s.pct_band() {
+            ys.extend([lo, hi]);
+        }
+        for y in &ys {
+            pts.extend(
+                s.x.iter()
+                    .copied()
+                    .zip(y.iter().copied())
+                    .filter(|&(x, y)| ok(x, y)),
+            );
+        }
+    }
     if pts.is_empty() {
         bail!("{}: nothing finite to plot", path.display());
     }
@@ -1023,10 +1039,28 @@ pub fn line_chart(
         let pad = 0.05 * (y1 - y0).max(1e-12);
         (y0 - pad, y1 + pad)
     };
+    // The curves in axis fractions, for the legend's corner.
+    let frac = |v: f64, lo: f64, hi: f64, log: bool| {
+        if log {
+            (v.ln() - lo.ln()) / (hi.ln() - lo.ln())
+        } else {
+            (v - lo) / (hi - lo)
+        }
+    };
+    let curves: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            s.x.iter()
+                .zip(&s.mean)
+                .filter(|(&x, &y)| ok(x, y))
+                .map(|(&x, &y)| (frac(x, x0, x1, log_x), frac(y, y0, y1, log_y)))
+                .collect()
+        })
+        .collect();
+    let corner = emptiest_corner(&curves);
+    let floor = log_y.then_some(y0);
     let (w, h) = (900u32, 600u32);
     render_png(path, (w, h), |root| {
-        let de =
-            |e: &dyn std::fmt::Display| Error::Invalid(format!("drawing {}: {e}", path.display()));
         let mut cb = ChartBuilder::on(root);
         cb.caption(title, ("sans-serif", 20))
             .margin(12)
@@ -1049,51 +1083,66 @@ pub fn line_chart(
                     })
                     .label_style(("sans-serif", 14))
                     .draw()
-                    .map_err(|e| de(&e))?;
+                    .map_err(de)?;
                 if let Some(g) = guide {
                     chart
                         .draw_series(LineSeries::new([(x0, g), (x1, g)], BLACK.mix(0.4)))
-                        .map_err(|e| de(&e))?;
+                        .map_err(de)?;
                 }
-                for (i, (label, x, y)) in lines.iter().enumerate() {
-                    let col = series_color(i);
-                    let data: Vec<(f64, f64)> = x
-                        .iter()
-                        .copied()
-                        .zip(y.iter().copied())
-                        .filter(|(a, b)| {
-                            a.is_finite()
-                                && b.is_finite()
-                                && (!log_x || *a > 0.0)
-                                && (!log_y || *b > 0.0)
-                        })
-                        .collect();
-                    chart
-                        .draw_series(LineSeries::new(data, col.stroke_width(2)))
-                        .map_err(|e| de(&e))?
-                        .label(label.clone())
-                        .legend(move |(a, b)| {
-                            PathElement::new(vec![(a, b), (a + 18, b)], col.stroke_width(2))
-                        });
+                draw_series(&mut chart, series, floor, series.len() > 1)?;
+                if series.len() > 1 {
+                    draw_legend(&mut chart, corner)?;
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.3))
-                    .label_font(("sans-serif", 14))
-                    .draw()
-                    .map_err(|e| de(&e))?;
             }};
         }
         if log_x {
             draw!(cb
                 .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
-                .map_err(|e| de(&e))?);
+                .map_err(de)?);
         } else {
-            draw!(cb.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| de(&e))?);
+            draw!(cb.build_cartesian_2d(x0..x1, y0..y1).map_err(de)?);
         }
         Ok(())
     })
+}
+
+/// Of the four corners of a chart, the one the curves (points in axis fractions, 0–1 from the
+/// lower left, joined by straight segments) cross least, for the legend: each corner is the
+/// outer 35 % × 30 % of the axes, the curves are sampled 16 times per segment, and ties go to
+/// upper right, upper left, lower right, lower left in that order.
+pub fn emptiest_corner(curves: &[Vec<(f64, f64)>]) -> SeriesLabelPosition {
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let inside = |(x, y): (f64, f64), right: bool, upper: bool| {
+        (if right { x >= 0.65 } else { x <= 0.35 }) && (if upper { y >= 0.70 } else { y <= 0.30 })
+    };
+    let mut best = (usize::MAX, SeriesLabelPosition::UpperRight);
+    for (pos, right, upper) in corners {
+        let mut n = 0;
+        for c in curves {
+            if c.len() == 1 && inside(c[0], right, upper) {
+                n += 1;
+            }
+            for seg in c.windows(2) {
+                for i in 0..16 {
+                    let t = i as f64 / 16.0;
+                    let p = (
+                        seg[0].0 + t * (seg[1].0 - seg[0].0),
+                        seg[0].1 + t * (seg[1].1 - seg[0].1),
+                    );
+                    n += inside(p, right, upper) as usize;
+                }
+            }
+        }
+        if n < best.0 {
+            best = (n, pos);
+        }
+    }
+    best.1
 }
 
 #[cfg(test)]
@@ -1137,6 +1186,15 @@ mod tests {
         let losses: Vec<f64> = steps.iter().map(|s| 1.0 / (1.0 + s)).collect();
         plot_training_curve(&p, &steps, &losses, "loss").unwrap();
         assert_eq!(png_size(&p), (900, 500));
+        let p = d.path().join("lines.png");
+        let chart = LineChart {
+            title: "ratio",
+            log_x: true,
+            guide: Some(1.0),
+            ..Default::default()
+        };
+        line_chart(&p, &chart, &s).unwrap();
+        assert_eq!(png_size(&p), (900, 600));
         // No temporary files left behind.
         let names: Vec<String> = std::fs::read_dir(d.path())
             .unwrap()
@@ -1162,6 +1220,40 @@ mod tests {
         let v1 = viridis(1.0);
         assert_eq!((px0[0], px0[1], px0[2]), (v0.0, v0.1, v0.2));
         assert_eq!((px1[0], px1[1], px1[2]), (v1.0, v1.1, v1.2));
+    }
+
+    #[test]
+    fn legend_goes_where_the_curves_are_not() {
+        use SeriesLabelPosition::*;
+        let rising: Vec<(f64, f64)> = (0..=10)
+            .map(|i| (i as f64 / 10.0, i as f64 / 10.0))
+            .collect();
+        let falling: Vec<(f64, f64)> = rising.iter().map(|&(x, y)| (x, 1.0 - y)).collect();
+        let top: Vec<(f64, f64)> = rising.iter().map(|&(x, _)| (x, 0.95)).collect();
+        // A diagonal from lower left to upper right leaves the other two corners: upper left wins the tie.
+        assert!(matches!(emptiest_corner(&[rising.clone()]), UpperLeft));
+        assert!(matches!(emptiest_corner(&[falling.clone()]), UpperRight));
+        // A line along the top and one diagonal leave the lower corner the diagonal misses.
+        assert!(matches!(
+            emptiest_corner(&[top.clone(), rising]),
+            LowerRight
+        ));
+        assert!(matches!(emptiest_corner(&[top, falling]), LowerLeft));
+        // Nothing drawn: the conventional upper right.
+        assert!(matches!(emptiest_corner(&[]), UpperRight));
+    }
+
+    #[test]
+    fn line_chart_refuses_mismatched_bands() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = band("a", 1.0);
+        s.std.as_mut().unwrap().pop();
+        let e = line_chart(&d.path().join("x.png"), &LineChart::default(), &[s]).unwrap_err();
+        assert!(
+            e.to_string().contains("20 x values but 19 std values"),
+            "{e}"
+        );
+        assert!(!d.path().join("x.png").exists());
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use evaluation::denoising as metrics;
 
 use crate::cmd::denoise;
 use anyhow::{bail, Context, Result};
-use evaluation::plot::{line_chart, LineChart};
+use evaluation::plot::{line_chart, LineChart, Series};
 use fields::dataset::PreparedDataset;
 use fields::MapStack;
 use metrics::{Baselines, Level, Scores, Summary};
@@ -482,7 +482,7 @@ fn write_level_plots(
 ) -> Result<()> {
     let tag = level.label().replace('=', "");
     let k = &entries[0].scores.k;
-    let lines = |f: &dyn Fn(&Summary) -> Vec<f64>| -> Vec<(String, Vec<f64>, Vec<f64>)> {
+    let lines = |f: &dyn Fn(&Summary) -> Vec<f64>| -> Vec<Series> {
         entries
             .iter()
             .map(|e| {
@@ -491,7 +491,7 @@ fn write_level_plots(
                 let keep: Vec<usize> = (0..k.len())
                     .filter(|&b| k[b] <= std::f64::consts::PI + 1e-9)
                     .collect();
-                (
+                Series::line(
                     e.method.clone(),
                     keep.iter().map(|&b| k[b]).collect(),
                     keep.iter().map(|&b| y[b]).collect(),
@@ -518,7 +518,7 @@ fn write_level_plots(
         // The noisy input's ratio grows to ~10² at high k and would flatten the others.
         &lines(&|s| s.pk_ratio.clone())
             .into_iter()
-            .filter(|l| l.0 != "noisy")
+            .filter(|l| l.label != "noisy")
             .collect::<Vec<_>>(),
     )?;
     line_chart(
@@ -537,15 +537,15 @@ fn write_level_plots(
             1 => s.v1.clone(),
             _ => s.v2.clone(),
         };
-        let mut ls: Vec<(String, Vec<f64>, Vec<f64>)> = vec![(
-            "truth".into(),
+        let mut ls = vec![Series::line(
+            "truth",
             nu.clone(),
             pick(&entries[0].scores).true_mean,
         )];
         ls.extend(
             entries
                 .iter()
-                .map(|e| (e.method.clone(), nu.clone(), pick(&e.scores).est_mean)),
+                .map(|e| Series::line(e.method.clone(), nu.clone(), pick(&e.scores).est_mean)),
         );
         line_chart(
             &dir.join(format!("mf_{name}_{tag}.png")),

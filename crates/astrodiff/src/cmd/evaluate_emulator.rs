@@ -184,7 +184,8 @@ fn print_response(r: &pipeline::ResponseEval) {
              one seed across θ; ± the error if the θ were independent)",
             p.name,
             p.name,
-            p.fiducial,
+            // The parameter tables hold float32: print the value as written there.
+            p.fiducial as f32,
             p.theta.len(),
             r.maps_per_sim,
             r.n_per_sim
