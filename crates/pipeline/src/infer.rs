@@ -168,6 +168,10 @@ impl TrainedRun {
             bail!("{}: no maps to infer from", source.display());
         }
         self.check_input_side(side, source)?;
+        // Before the grid, so a bad chain length does not cost a grid's time first.
+        if let Some(cfg) = &opts.mcmc {
+            cfg.check()?;
+        }
         let space = self.space()?;
         let mut normalised = Array3::<f32>::zeros((n, side, side));
         for m in 0..n {

@@ -23,6 +23,20 @@ pub struct SliceConfig {
     pub max_steps_out: usize,
 }
 
+impl SliceConfig {
+    /// Refuses a chain that cannot run: fewer than 2 samples or no step out. Callers check
+    /// before any costly work; [`slice_sample`] checks again.
+    pub fn check(&self) -> Result<()> {
+        if self.samples < 2 || self.max_steps_out == 0 {
+            return Err(StatsError::invalid(format!(
+                "slice sampler: {} samples with {} steps out; give at least 2 samples and 1 step",
+                self.samples, self.max_steps_out
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for SliceConfig {
     fn default() -> Self {
         SliceConfig {
@@ -58,13 +72,7 @@ where
     R: Rng,
 {
     check(x0, widths, bounds)?;
-    if cfg.samples < 2 || cfg.max_steps_out == 0 {
-        return Err(StatsError::invalid(format!(
-            "slice sampler: {} samples with {} steps out; give at least 2 samples and 1 step",
-            cfg.samples, cfg.max_steps_out
-        ))
-        .into());
-    }
+    cfg.check()?;
     let mut x = x0.to_vec();
     let mut lp = logp(&x)?;
     let mut evaluations = 1;
@@ -199,6 +207,21 @@ mod tests {
 
     /// A correlated Gaussian (σ = 1 and 0.5, ρ = 0.8) inside a wide box: the chain's means,
     /// standard deviations and correlation match, within a few effective-sample errors.
+    #[test]
+    fn a_chain_that_cannot_run_is_refused_up_front() {
+        let short = SliceConfig {
+            samples: 1,
+            ..Default::default()
+        };
+        assert!(short.check().unwrap_err().to_string().contains("1 samples"));
+        let stuck = SliceConfig {
+            max_steps_out: 0,
+            ..Default::default()
+        };
+        assert!(stuck.check().is_err());
+        assert!(SliceConfig::default().check().is_ok());
+    }
+
     #[test]
     fn a_correlated_gaussian_is_sampled_with_its_moments() {
         let (s1, s2, rho) = (1.0f64, 0.5f64, 0.8f64);
